@@ -1,0 +1,335 @@
+"""The lowered, immutable runtime config (the IR).
+
+The loader turns agentgateway's YAML (binds, gateways/routes or llm: dialects) into these
+objects once at startup. Nothing on the request path reads YAML or dicts: it reads these.
+Field names are snake_case versions of agentgateway's camelCase keys.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+class Secret:
+    """A credential from config. Its repr never shows the value (logs, dumps, errors)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class RouteType(str, enum.Enum):
+    """agentgateway's LLM route types (policies.ai.routes values)."""
+
+    COMPLETIONS = "completions"
+    MESSAGES = "messages"
+    MODELS = "models"
+    PASSTHROUGH = "passthrough"
+    DETECT = "detect"
+    RESPONSES = "responses"
+    EMBEDDINGS = "embeddings"
+    REALTIME = "realtime"
+    ANTHROPIC_TOKEN_COUNT = "anthropicTokenCount"
+    GENERATE_CONTENT = "generateContent"
+    GEMINI_COUNT_TOKENS = "geminiCountTokens"
+    RERANK = "rerank"
+
+
+# Path-suffix table used when no `ai.routes` map is configured (llm: mode's table; see README
+# "differences": binds mode uses it too, falling back to completions).
+DEFAULT_ROUTE_TABLE: tuple[tuple[str, RouteType], ...] = (
+    ("/v1/messages/count_tokens", RouteType.ANTHROPIC_TOKEN_COUNT),
+    ("/v1/chat/completions", RouteType.COMPLETIONS),
+    ("/v1/messages", RouteType.MESSAGES),
+    ("/v1/responses", RouteType.RESPONSES),
+    ("/v1/embeddings", RouteType.EMBEDDINGS),
+    ("/v1/models", RouteType.MODELS),
+    ("/models", RouteType.MODELS),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Process-wide settings (`config:` and `frontendPolicies:`)
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    # None means "off" (agentgateway accepts `off` for adminAddr).
+    admin_addr: HostPort | None = HostPort("127.0.0.1", 15000)
+    stats_addr: HostPort | None = HostPort("0.0.0.0", 15020)
+    readiness_addr: HostPort | None = HostPort("0.0.0.0", 15021)
+    connection_termination_deadline: float = 5.0  # seconds
+    connect_timeout: float = 10.0  # config.backend.connectTimeout
+    pool_idle_timeout: float = 90.0  # config.backend.poolIdleTimeout
+    pool_max_size: int | None = None  # config.backend.poolMaxSize
+
+
+@dataclass(frozen=True)
+class FrontendHTTP:
+    """frontendPolicies.http."""
+
+    max_buffer_size: int = 2 * 1024 * 1024
+    http1_max_headers: int = 100
+    http1_idle_timeout: float = 600.0  # 10m, agentgateway's default
+    # Not an agentgateway key: bound on the time to receive a complete request head (slowloris).
+    header_read_timeout: float = 30.0
+    max_header_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FrontendPolicies:
+    http: FrontendHTTP = field(default_factory=FrontendHTTP)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies
+
+
+@dataclass(frozen=True)
+class HeaderModifier:
+    """requestHeaderModifier / responseHeaderModifier. Names are lower-case."""
+
+    add: tuple[tuple[str, str], ...] = ()
+    set: tuple[tuple[str, str], ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cors:
+    allow_credentials: bool = False
+    allow_headers: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_origins: tuple[str, ...] = ()  # "*" allowed; wildcard subdomains "https://*.x.com"
+    expose_headers: tuple[str, ...] = ()
+    max_age: float | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class Timeout:
+    request_timeout: float | None = None  # seconds, whole downstream request+response
+    backend_request_timeout: float | None = None  # seconds, one upstream call
+
+
+@dataclass(frozen=True)
+class BackendAuth:
+    """backendAuth.key. `header`/`prefix` None means "the provider's way" for AI backends
+    (Anthropic x-api-key, OpenAI Authorization: Bearer) and Authorization: Bearer otherwise."""
+
+    key: Secret
+    header: str | None = None
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class BackendTLS:
+    insecure: bool = False  # skip verification (backendTLS.insecure)
+    root: str | None = None  # CA bundle path
+    sni: str | None = None
+
+
+@dataclass(frozen=True)
+class PromptMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class AIPolicy:
+    """policies.ai (route or backend level)."""
+
+    # (path suffix, type) longest suffix first; ("*", type) last if present. Empty = default table.
+    routes: tuple[tuple[str, RouteType], ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()  # body fields set when absent
+    overrides: tuple[tuple[str, Any], ...] = ()  # body fields always set
+    # (pattern, target): exact names first, then wildcards, longer patterns first.
+    model_aliases: tuple[tuple[str, str], ...] = ()
+    prompts_prepend: tuple[PromptMessage, ...] = ()
+    prompts_append: tuple[PromptMessage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policies:
+    """Route-level (and llm.policies) policies this gateway implements.
+
+    Later issues add fields here (local_rate_limit, prompt_guard, ...); a key agentgateway defines
+    that has no field here is rejected at load with "not supported by this gateway yet".
+    """
+
+    request_header_modifier: HeaderModifier | None = None
+    response_header_modifier: HeaderModifier | None = None
+    cors: Cors | None = None
+    timeout: Timeout | None = None
+    backend_auth: BackendAuth | None = None
+    backend_tls: BackendTLS | None = None
+    ai: AIPolicy | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+
+
+@dataclass(frozen=True)
+class AIProvider:
+    # Lower-case provider id: "openai" | "anthropic" | "gemini" | "vertex" | "bedrock" | "azure" | ...
+    kind: str
+    model: str | None = None  # replaces the client's model when set
+    extra: tuple[tuple[str, Any], ...] = ()  # provider-specific keys (region, resourceName, ...)
+
+
+@dataclass(frozen=True)
+class AIBackend:
+    name: str
+    provider: AIProvider
+    host_override: HostPort | None = None
+    path_override: str | None = None
+    path_prefix: str | None = None
+    # None: TLS to the provider's default host, plaintext to a hostOverride (agentgateway rule);
+    # backendTLS or an https baseUrl turn it on.
+    tls: BackendTLS | None = None
+    policies: Policies = field(default_factory=Policies)
+
+
+@dataclass(frozen=True)
+class AIGroups:
+    """ai.groups: priority tiers of providers (failover comes with the routing issue)."""
+
+    groups: tuple[tuple[AIBackend, ...], ...]
+
+
+@dataclass(frozen=True)
+class HostBackend:
+    """`host: "addr:port"` plain HTTP backend."""
+
+    target: HostPort
+    tls: BackendTLS | None = None
+    policies: Policies = field(default_factory=Policies)
+
+
+@dataclass(frozen=True)
+class LLMModel:
+    """One entry of llm.models: a client-model pattern and the backend that serves it."""
+
+    pattern: str  # exact, "*", "prefix*" or "*suffix"
+    backend: AIBackend
+    header_matches: tuple[HeaderMatch, ...] = ()
+
+    def matches(self, model: str) -> bool:
+        p = self.pattern
+        if "*" not in p:
+            return p == model
+        head, _, tail = p.partition("*")
+        return len(model) >= len(head) + len(tail) and model.startswith(head) and model.endswith(tail)
+
+
+@dataclass(frozen=True)
+class ModelRouter:
+    """The llm: dialect: choose the backend by the client's model name."""
+
+    models: tuple[LLMModel, ...]  # most specific first (non-* char count, then file order)
+
+
+BackendTarget = Union[AIBackend, AIGroups, HostBackend, ModelRouter]
+
+
+@dataclass(frozen=True)
+class RouteBackend:
+    target: BackendTarget
+    weight: int = 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes, listeners, binds
+
+
+class PathMatchKind(str, enum.Enum):
+    EXACT = "exact"
+    PREFIX = "pathPrefix"
+    REGEX = "regex"
+
+
+@dataclass(frozen=True)
+class PathMatch:
+    kind: PathMatchKind
+    value: str
+    regex: re.Pattern[str] | None = None  # compiled at load for REGEX
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    name: str  # lower-case
+    exact: str | None = None
+    regex: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class QueryMatch:
+    name: str
+    exact: str | None = None
+    regex: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    path: PathMatch = PathMatch(PathMatchKind.PREFIX, "/")
+    method: str | None = None
+    headers: tuple[HeaderMatch, ...] = ()
+    query: tuple[QueryMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str | None
+    hostnames: tuple[str, ...] = ()
+    matches: tuple[RouteMatch, ...] = (RouteMatch(),)
+    policies: Policies = field(default_factory=Policies)
+    backends: tuple[RouteBackend, ...] = ()
+
+
+@dataclass(frozen=True)
+class Listener:
+    name: str | None
+    hostname: str | None = None
+    protocol: str = "HTTP"
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bind:
+    port: int
+    listeners: tuple[Listener, ...]
+    address: str = "0.0.0.0"
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    process: ProcessConfig
+    frontend: FrontendPolicies
+    binds: tuple[Bind, ...]
+    source_name: str = "config.yaml"
