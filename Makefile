@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-py test-c lint bench install clean annotate
+
+$(STAMP): pyproject.toml setup.py gateway/_fastpath.pyx
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	$(BIN)/python setup.py -q build_ext --inplace
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python demo/demo.py
+
+# The whole suite twice: with the compiled fast path (required), then pure Python.
+test: $(STAMP)
+	GATEWAY_REQUIRE_EXTENSIONS=1 $(BIN)/python -m pytest -q
+	GATEWAY_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q
+
+test-c: $(STAMP)
+	GATEWAY_REQUIRE_EXTENSIONS=1 $(BIN)/python -m pytest -q
+
+test-py: $(STAMP)
+	GATEWAY_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tests benchmarks demo
+	$(BIN)/mypy gateway
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python benchmarks/bench.py
+
+annotate: $(STAMP)
+	$(BIN)/cython -3 -a gateway/_fastpath.pyx
+
+clean:
+	rm -rf build dist *.egg-info gateway/_fastpath.c gateway/_fastpath*.so gateway/_fastpath.html

@@ -1,0 +1,69 @@
+"""The management servers: readiness (15021), stats (15020) and admin (15000).
+
+They run on the same front end as the gateway, each with its own tiny handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from gateway.server.types import Handler, Request, Responder
+from gateway.telemetry.metrics import Metrics
+
+_TEXT = [(b"content-type", b"text/plain")]
+_JSON = [(b"content-type", b"application/json")]
+_PROM = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+
+
+class Readiness:
+    """Ready once every bind listens; until then, says what is pending."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = {"binds"}
+
+    def mark_ready(self, task: str) -> None:
+        self.pending.discard(task)
+
+    async def handle(self, req: Request, resp: Responder) -> None:
+        if req.path not in ("/healthz/ready", "/ready"):
+            resp.send(404, _TEXT, b"not found\n")
+        elif req.method not in ("GET", "HEAD"):
+            resp.send(405, _TEXT, b"method not allowed\n")
+        elif self.pending:
+            resp.send(500, _TEXT, f"not ready, pending: {', '.join(sorted(self.pending))}\n".encode())
+        else:
+            resp.send(200, _TEXT, b"ready\n")
+
+
+def stats_handler(metrics: Metrics) -> Handler:
+    async def handle(req: Request, resp: Responder) -> None:
+        if req.path not in ("/metrics", "/stats/prometheus"):
+            resp.send(404, _TEXT, b"not found\n")
+        elif req.method not in ("GET", "HEAD"):
+            resp.send(405, _TEXT, b"method not allowed\n")
+        else:
+            resp.send(200, _PROM, metrics.exposition())
+
+    return handle
+
+
+def admin_handler(config_dump: Callable[[], dict[str, Any]], quit: Callable[[], None]) -> Handler:
+    async def handle(req: Request, resp: Responder) -> None:
+        if req.path in ("/config_dump", "/config"):
+            if req.method not in ("GET", "HEAD"):
+                resp.send(405, _TEXT, b"method not allowed\n")
+                return
+            resp.send(200, _JSON, orjson.dumps(config_dump(), option=orjson.OPT_INDENT_2))
+        elif req.path == "/quitquitquit":
+            if req.method != "POST":
+                resp.send(405, _TEXT, b"method not allowed\n")
+                return
+            resp.send(200, _TEXT, b"OK\n")
+            quit()
+        else:
+            resp.send(404, _TEXT, b"not found\n")
+
+    return handle

@@ -1,0 +1,136 @@
+"""Sending a request upstream and relaying the response to the client.
+
+Streams are relayed chunk by chunk as they arrive, awaiting the client when it is slow; nothing
+is accumulated except a non-streaming LLM body, which is needed whole for usage accounting.
+A client that goes away closes the upstream response, so its connection is not reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiohttp
+
+from gateway.errors import UpstreamFailed, UpstreamTimeout
+from gateway.server.types import Headers, Responder
+
+# Hop-by-hop headers never cross the proxy; content-length is recomputed per side.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"expect",
+    }
+)
+# Every header a client may carry a provider credential in.
+CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key", b"api-key", b"x-goog-api-key"})
+
+
+def upstream_request_headers(headers: Headers, drop: frozenset[bytes]) -> Headers:
+    return [(k, v) for k, v in headers if k not in HOP_BY_HOP and k not in drop]
+
+
+def downstream_response_headers(raw: tuple[tuple[bytes, bytes], ...], keep_length: bool) -> Headers:
+    out: Headers = []
+    for k, v in raw:
+        name = k.lower()
+        if name in HOP_BY_HOP and not (keep_length and name == b"content-length"):
+            continue
+        if name in (b"date", b"server"):
+            continue  # the front end writes its own
+        out.append((name, v))
+    return out
+
+
+class Upstream:
+    """One upstream call: open, then relay or read."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        headers: Headers,
+        body: bytes,
+        timeout: float | None,
+    ) -> None:
+        self._session = session
+        self._method = method
+        self._path = path
+        self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+        self._body = body
+        self._timeout = timeout
+
+    async def open(self) -> aiohttp.ClientResponse:
+        """Send the request and wait for the response head."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._session.request(
+                    self._method,
+                    self._path,
+                    data=self._body if self._body else None,
+                    headers=self._headers,
+                    allow_redirects=False,
+                )
+        except TimeoutError:
+            raise UpstreamTimeout("upstream call timeout") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamFailed(f"upstream call failed: {_describe(exc)}") from None
+
+    async def read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
+        try:
+            async with asyncio.timeout(self._timeout):
+                body = await resp.content.read(limit + 1)
+        except TimeoutError:
+            resp.close()
+            raise UpstreamTimeout("upstream call timeout") from None
+        except aiohttp.ClientError as exc:
+            resp.close()
+            raise UpstreamFailed(f"upstream call failed: {_describe(exc)}") from None
+        if len(body) > limit:
+            resp.close()
+            raise UpstreamFailed("upstream call failed: response body too large")
+        resp.release()
+        return body
+
+
+async def relay_stream(
+    resp: aiohttp.ClientResponse,
+    responder: Responder,
+    on_chunk: Callable[[bytes], None] | None = None,
+) -> bool:
+    """Copy the upstream body to the client as it arrives. False if either side broke off."""
+    try:
+        async for chunk in resp.content.iter_any():
+            await responder.write(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk)
+            if responder.disconnected:
+                resp.close()  # never reuse a connection whose response was not read to the end
+                return False
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        resp.close()
+        responder.abort()
+        return False
+    resp.release()
+    responder.end()
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free description of a transport error."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"connect to {exc.host}:{exc.port} failed: {exc.os_error.strerror or type(exc.os_error).__name__}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "upstream closed the connection"
+    return type(exc).__name__

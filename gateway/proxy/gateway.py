@@ -1,0 +1,341 @@
+"""The request pipeline: route, policies, backend, upstream, response.
+
+The order of the steps lives in `_serve` and nowhere else:
+1. route selection (404 `route not found`);
+2. CORS, first, so preflights short-circuit and every later error still carries CORS headers;
+3. the request timeout around everything after it;
+4. backend selection, then the LLM or plain-HTTP path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from contextlib import nullcontext
+from typing import Any
+
+import orjson
+
+from gateway.config.model import (
+    AIBackend,
+    AIGroups,
+    Bind,
+    GatewayConfig,
+    HostBackend,
+    Listener,
+    ModelRouter,
+    Policies,
+    Route,
+    RouteBackend,
+    RouteType,
+)
+from gateway.errors import (
+    ClientFormat,
+    GatewayError,
+    RequestTimeout,
+    RouteNotFound,
+    render,
+)
+from gateway.fastpath import FORMAT_ANTHROPIC, FORMAT_OPENAI, SseParser, UsageAccumulator
+from gateway.policies import cors as cors_policy
+from gateway.policies.headers import apply_header_modifier
+from gateway.proxy import llm
+from gateway.proxy.forward import (
+    CREDENTIAL_HEADERS,
+    Upstream,
+    downstream_response_headers,
+    relay_stream,
+    upstream_request_headers,
+)
+from gateway.server.types import Handler, Headers, Request, Responder
+from gateway.telemetry.metrics import Metrics
+from gateway.upstream.pool import UpstreamPool, peer_key
+from gateway.routing.router import BindRouter
+
+# A non-streaming LLM response is read whole (usage lives at its end); bound it.
+MAX_LLM_RESPONSE = 64 * 1024 * 1024
+_NO_CREDENTIALS: frozenset[bytes] = frozenset()
+_ACCEPT_IDENTITY = (b"accept-encoding", b"identity")
+
+
+class RequestState:
+    """Per-request facts gathered along the pipeline, for metrics and logs."""
+
+    __slots__ = ("listener", "route", "backend", "protocol", "status", "reason", "fmt", "provider",
+                 "request_model", "response_model", "usage")
+
+    def __init__(self) -> None:
+        self.listener: Listener | None = None
+        self.route: Route | None = None
+        self.backend = "unknown"
+        self.protocol = "http"
+        self.status = 0
+        self.reason = "Upstream"
+        self.fmt = ClientFormat.PLAIN
+        self.provider = "unknown"
+        self.request_model: str | None = None
+        self.response_model: str | None = None
+        self.usage: Any = None
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.pool = UpstreamPool(config.process)
+        self.started_at = int(time.time())
+
+    def handler_for(self, bind: Bind) -> Handler:
+        router = BindRouter(bind)
+        bind_name = str(bind.port)
+
+        async def handle(req: Request, resp: Responder) -> None:
+            state = RequestState()
+            try:
+                await self._serve(router, req, resp, state)
+            except GatewayError as err:
+                state.reason = err.reason
+                self._send_error(resp, err, state, req)
+            finally:
+                self._record(state, req, bind_name)
+
+        return handle
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    # -- pipeline ---------------------------------------------------------------------------
+
+    async def _serve(self, router: BindRouter, req: Request, resp: Responder, state: RequestState) -> None:
+        matched = router.route(req)
+        if matched is None:
+            raise RouteNotFound("route not found")
+        state.listener, state.route = matched
+        policies = state.route.policies
+        if policies.cors is not None:
+            preflight = cors_policy.preflight_response(policies.cors, req)
+            if preflight is not None:
+                state.status, state.reason = preflight[0], "DirectResponse"
+                resp.send(preflight[0], preflight[1], b"")
+                return
+        timeout = policies.timeout.request_timeout if policies.timeout else None
+        try:
+            async with asyncio.timeout(timeout) if timeout else nullcontext():
+                await self._to_backend(req, resp, state, self._pick_backend(state.route))
+        except TimeoutError:
+            if resp.started:
+                resp.abort()
+                return
+            raise RequestTimeout("request timeout") from None
+
+    @staticmethod
+    def _pick_backend(route: Route) -> RouteBackend:
+        backends = route.backends
+        if not backends:
+            raise RouteNotFound("no backends configured for route")
+        if len(backends) == 1:
+            return backends[0]
+        return random.choices(backends, weights=[b.weight for b in backends])[0]
+
+    async def _to_backend(self, req: Request, resp: Responder, state: RequestState, rb: RouteBackend) -> None:
+        target = rb.target
+        if isinstance(target, HostBackend):
+            await self._forward_http(req, resp, state, target)
+        elif isinstance(target, (AIBackend, AIGroups, ModelRouter)):
+            await self._forward_llm(req, resp, state, target)
+        else:  # pragma: no cover - the loader produces only the types above
+            raise GatewayError("unsupported backend")
+
+    # -- plain HTTP backends ------------------------------------------------------------------
+
+    async def _forward_http(self, req: Request, resp: Responder, state: RequestState, be: HostBackend) -> None:
+        route_pol = state.route.policies if state.route else Policies()
+        state.backend = str(be.target)
+        headers = upstream_request_headers(req.headers, _NO_CREDENTIALS)
+        auth = route_pol.backend_auth or be.policies.backend_auth
+        if auth is not None:
+            headers = [h for h in headers if h[0] not in CREDENTIAL_HEADERS]
+            headers.append(self._auth_header(auth.header, auth.prefix, b"authorization", b"Bearer ",
+                                             auth.key.reveal()))
+        headers = self._modify_request_headers(headers, route_pol, be.policies)
+        key = peer_key(be.target.host, be.target.port, be.tls or route_pol.backend_tls,
+                       tls_on=be.tls is not None or route_pol.backend_tls is not None)
+        timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
+        upstream = Upstream(self.pool.session(key), req.method, req.target.decode("latin-1"), headers,
+                            req.body, timeout)
+        up = await upstream.open()
+        state.status = up.status
+        out = downstream_response_headers(up.raw_headers, keep_length=True)
+        out = self._modify_response_headers(out, route_pol, be.policies, req)
+        resp.start(up.status, out)
+        await relay_stream(up, resp)
+
+    # -- LLM backends ---------------------------------------------------------------------------
+
+    async def _forward_llm(self, req: Request, resp: Responder, state: RequestState, target: Any) -> None:
+        route_pol = state.route.policies if state.route else Policies()
+        state.protocol = "llm"
+        backend_ai = target.policies.ai if isinstance(target, AIBackend) else None
+        route_type = llm.route_type_for(req.path, (route_pol.ai, backend_ai))
+        state.fmt = llm.client_format(route_type)
+        if route_type is RouteType.MODELS:
+            self._answer_models(resp, state, target)
+            return
+        body = llm.parse_body(req) if route_type is not RouteType.PASSTHROUGH else None
+        backend = llm.select_backend(target, body, req)
+        spec = llm.spec_for(backend)
+        state.backend, state.provider = backend.name, spec.name
+        if body is not None:
+            prepared = llm.prepare_body(req, body, route_type, backend, spec, route_pol)
+            payload, stream = prepared.body, prepared.stream
+            state.request_model = prepared.model
+        else:
+            payload, stream = req.body, False
+        path = self._llm_path(req, backend, spec, route_type)
+        headers = self._llm_headers(req, backend, spec, route_pol)
+        tls_on = backend.host_override is None or backend.tls is not None
+        host = backend.host_override.host if backend.host_override else spec.default_host
+        port = backend.host_override.port if backend.host_override else spec.default_port
+        key = peer_key(host, port, backend.tls or route_pol.backend_tls, tls_on)
+        timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
+        upstream = Upstream(self.pool.session(key), req.method, path, headers, payload, timeout)
+        up = await upstream.open()
+        state.status = up.status
+        fmt_code = FORMAT_ANTHROPIC if spec.native_format is RouteType.MESSAGES else FORMAT_OPENAI
+        usage = UsageAccumulator(fmt_code)
+        state.usage = usage
+        ctype = up.headers.get("content-type", "")
+        if stream and up.status < 300 and ctype.startswith("text/event-stream"):
+            await self._relay_sse(up, resp, route_pol, backend, req, usage)
+        else:
+            body_bytes = await upstream.read_body(up, MAX_LLM_RESPONSE)
+            if up.status < 300:
+                usage.feed_body(body_bytes)
+            out = downstream_response_headers(up.raw_headers, keep_length=False)
+            out = self._modify_response_headers(out, route_pol, backend.policies, req)
+            resp.send(up.status, out, body_bytes)
+        state.response_model = usage.model
+
+    async def _relay_sse(self, up: Any, resp: Responder, route_pol: Policies, backend: AIBackend,
+                         req: Request, usage: Any) -> None:
+        parser = SseParser()
+        out = downstream_response_headers(up.raw_headers, keep_length=False)
+        out = self._modify_response_headers(out, route_pol, backend.policies, req)
+        resp.start(up.status, out)
+
+        def account(chunk: bytes) -> None:
+            try:
+                for _event, data in parser.feed(chunk):
+                    usage.feed_event(data)
+            except ValueError:
+                pass  # an oversized event: usage for it is lost, the client still gets the bytes
+
+        if not await relay_stream(up, resp, account):
+            return
+        for _event, data in parser.flush():
+            usage.feed_event(data)
+
+    def _answer_models(self, resp: Responder, state: RequestState, target: Any) -> None:
+        names: list[str] = []
+        if isinstance(target, ModelRouter):
+            names = [m.pattern for m in target.models]
+        elif isinstance(target, AIBackend) and target.provider.model:
+            names = [target.provider.model]
+        elif isinstance(target, AIGroups):
+            names = [b.provider.model for g in target.groups for b in g if b.provider.model]
+        data = [{"id": n, "object": "model", "created": self.started_at, "owned_by": "openai"} for n in names]
+        state.status, state.reason = 200, "DirectResponse"
+        resp.send(200, [(b"content-type", b"application/json")], orjson.dumps({"object": "list", "data": data}))
+
+    @staticmethod
+    def _llm_path(req: Request, backend: AIBackend, spec: Any, route_type: RouteType) -> str:
+        if backend.path_override is not None:
+            return backend.path_override
+        if backend.path_prefix is not None:
+            return spec.upstream_path(route_type, backend.path_prefix)
+        if backend.host_override is not None:
+            # agentgateway keeps the client's path when only the host is overridden.
+            return req.target.decode("latin-1")
+        return spec.upstream_path(route_type, None)
+
+    def _llm_headers(self, req: Request, backend: AIBackend, spec: Any, route_pol: Policies) -> Headers:
+        auth = backend.policies.backend_auth or route_pol.backend_auth
+        drop = CREDENTIAL_HEADERS if auth is not None else _NO_CREDENTIALS
+        headers = upstream_request_headers(req.headers, drop | {b"accept-encoding"})
+        # Usage is read from the response, so ask for it uncompressed.
+        headers.append(_ACCEPT_IDENTITY)
+        if auth is not None:
+            headers.append(self._auth_header(auth.header, auth.prefix, spec.auth_header, spec.auth_prefix,
+                                             auth.key.reveal()))
+        elif spec.auth_header == b"x-api-key":
+            headers = _bearer_to_x_api_key(headers)
+        present = {k for k, _ in headers}
+        headers.extend(h for h in spec.default_headers if h[0] not in present)
+        return self._modify_request_headers(headers, route_pol, backend.policies)
+
+    @staticmethod
+    def _auth_header(header: str | None, prefix: str | None, default_header: bytes, default_prefix: bytes,
+                     key: str) -> tuple[bytes, bytes]:
+        name = header.lower().encode() if header else default_header
+        if prefix is not None:
+            pre = prefix.encode()
+        else:
+            pre = default_prefix if header is None or name == b"authorization" else b""
+        return name, pre + key.encode()
+
+    @staticmethod
+    def _modify_request_headers(headers: Headers, route_pol: Policies, be_pol: Policies) -> Headers:
+        for mod in (route_pol.request_header_modifier, be_pol.request_header_modifier):
+            if mod is not None:
+                headers = apply_header_modifier(headers, mod)
+        return headers
+
+    @staticmethod
+    def _modify_response_headers(headers: Headers, route_pol: Policies, be_pol: Policies, req: Request) -> Headers:
+        for mod in (be_pol.response_header_modifier, route_pol.response_header_modifier):
+            if mod is not None:
+                headers = apply_header_modifier(headers, mod)
+        if route_pol.cors is not None:
+            headers.extend(cors_policy.response_headers(route_pol.cors, req))
+        return headers
+
+    # -- errors and records -------------------------------------------------------------------
+
+    def _send_error(self, resp: Responder, err: GatewayError, state: RequestState, req: Request) -> None:
+        if resp.started:
+            resp.abort()
+            return
+        status, headers, body = render(err, state.fmt)
+        state.status = status
+        if state.route is not None and state.route.policies.cors is not None:
+            headers.extend(cors_policy.response_headers(state.route.policies.cors, req))
+        resp.send(status, headers, body)
+
+    def _record(self, state: RequestState, req: Request, bind_name: str) -> None:
+        route = state.route.name if state.route and state.route.name else "unknown"
+        listener = state.listener.name if state.listener and state.listener.name else "unknown"
+        self.metrics.count_request((state.backend, state.protocol, req.method, str(state.status), state.reason,
+                                    bind_name, "unknown", listener, route))
+        usage = state.usage
+        if usage is None:
+            return
+        req_model = state.request_model or "unknown"
+        resp_model = state.response_model or "unknown"
+        for kind, n in (("input", usage.total_input_tokens()), ("output", usage.output_tokens),
+                        ("input_cache_read", usage.cache_read_tokens),
+                        ("input_cache_write", usage.cache_write_tokens)):
+            if n:
+                self.metrics.observe_tokens((kind, "chat", state.provider, req_model, resp_model, route), n)
+
+
+def _bearer_to_x_api_key(headers: Headers) -> Headers:
+    """Anthropic takes keys in x-api-key; move a client's Bearer key there (not OAuth tokens)."""
+    out: Headers = []
+    for k, v in headers:
+        if k == b"authorization" and v[:7].lower() == b"bearer " and not v[7:].startswith(b"sk-ant-oat"):
+            out.append((b"x-api-key", v[7:]))
+        else:
+            out.append((k, v))
+    return out
+

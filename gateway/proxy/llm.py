@@ -1,0 +1,144 @@
+"""Preparing an LLM request: route type, provider choice, model rules and body edits.
+
+Pure functions over the lowered config and the parsed body; the network part is in forward.py.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.config.model import (
+    DEFAULT_ROUTE_TABLE,
+    AIBackend,
+    AIGroups,
+    AIPolicy,
+    BackendTarget,
+    LLMModel,
+    ModelRouter,
+    Policies,
+    RouteType,
+)
+from gateway.errors import ClientFormat, InvalidRequest, ModelNotFound, NotImplementedYet
+from gateway.policies.ai_request import apply_ai_policy
+from gateway.providers.base import ProviderSpec
+from gateway.providers.registry import provider_spec
+from gateway.server.types import Request
+
+
+def route_type_for(path: str, policies: tuple[AIPolicy | None, ...]) -> RouteType:
+    """agentgateway's suffix table: the first configured `ai.routes` map wins, else the default."""
+    for policy in policies:
+        if policy is not None and policy.routes:
+            for suffix, rtype in policy.routes:
+                if suffix == "*" or path.endswith(suffix):
+                    return rtype
+            return RouteType.COMPLETIONS
+    for suffix, rtype in DEFAULT_ROUTE_TABLE:
+        if path.endswith(suffix):
+            return rtype
+    return RouteType.COMPLETIONS
+
+
+def client_format(route_type: RouteType) -> ClientFormat:
+    if route_type in (RouteType.MESSAGES, RouteType.ANTHROPIC_TOKEN_COUNT):
+        return ClientFormat.ANTHROPIC
+    return ClientFormat.OPENAI
+
+
+def parse_body(req: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(req.body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"failed to process LLM request: request body must be valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("failed to process LLM request: request body must be a JSON object")
+    return body
+
+
+def _model_header_match(model: LLMModel, req: Request) -> bool:
+    for hm in model.header_matches:
+        raw = req.header(hm.name.encode())
+        if raw is None:
+            return False
+        value = raw.decode("latin-1")
+        if hm.exact is not None and value != hm.exact:
+            return False
+        if hm.regex is not None and hm.regex.fullmatch(value) is None:
+            return False
+    return True
+
+
+def select_backend(target: BackendTarget, body: dict[str, Any] | None, req: Request) -> AIBackend:
+    """The provider backend that serves this request."""
+    if isinstance(target, AIBackend):
+        return target
+    if isinstance(target, AIGroups):
+        # Priority tiers: the first non-empty group serves; failover between tiers comes with
+        # the multi-provider routing work.
+        for group in target.groups:
+            if group:
+                return group[0] if len(group) == 1 else random.choice(group)
+        raise InvalidRequest("no providers configured")
+    if isinstance(target, ModelRouter):
+        model = body.get("model") if body is not None else None
+        if not isinstance(model, str) or not model:
+            raise InvalidRequest("model not specified", code="missing_model")
+        for candidate in target.models:
+            if candidate.matches(model) and _model_header_match(candidate, req):
+                return candidate.backend
+        raise ModelNotFound(f"model {model!r} not found")
+    raise InvalidRequest("backend is not an AI backend")
+
+
+def spec_for(backend: AIBackend) -> ProviderSpec:
+    spec = provider_spec(backend.provider.kind)
+    if spec is None:  # the config loader rejects these; this guards programmatic configs
+        raise NotImplementedYet(f"provider {backend.provider.kind!r} is not supported by this gateway yet")
+    return spec
+
+
+@dataclass
+class PreparedBody:
+    body: bytes
+    model: str | None  # the model sent upstream
+    request_model: str | None  # the model the client asked for
+    stream: bool
+
+
+def prepare_body(
+    req: Request,
+    body: dict[str, Any],
+    route_type: RouteType,
+    backend: AIBackend,
+    spec: ProviderSpec,
+    route_policies: Policies,
+) -> PreparedBody:
+    """Apply agentgateway's model rules and the ai policies; keep the client's bytes if unchanged."""
+    if route_type in (RouteType.COMPLETIONS, RouteType.MESSAGES) and route_type is not spec.native_format:
+        raise NotImplementedYet(
+            f"translating {route_type.value} requests to the {spec.name} provider is not supported "
+            "by this gateway yet",
+            status=400,
+        )
+    request_model = body.get("model") if isinstance(body.get("model"), str) else None
+    changed = False
+    if backend.provider.model is not None and body.get("model") != backend.provider.model:
+        body["model"] = backend.provider.model
+        changed = True
+    for policy in (route_policies.ai, backend.policies.ai):
+        if policy is not None:
+            changed = apply_ai_policy(body, policy, route_type) or changed
+    stream = body.get("stream") is True
+    if stream and route_type is RouteType.COMPLETIONS and "stream_options" not in body:
+        # So the final chunk carries usage and every token is counted (agentgateway does this too).
+        body["stream_options"] = {"include_usage": True}
+        changed = True
+    model = body.get("model")
+    if route_type in (RouteType.COMPLETIONS, RouteType.MESSAGES) and not isinstance(model, str):
+        raise InvalidRequest("model not specified", code="missing_model")
+    raw = orjson.dumps(body) if changed else req.body
+    return PreparedBody(raw, model if isinstance(model, str) else None, request_model, stream)
