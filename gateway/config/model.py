@@ -89,6 +89,9 @@ class ProcessConfig:
     connect_timeout: float = 10.0  # config.backend.connectTimeout
     pool_idle_timeout: float = 90.0  # config.backend.poolIdleTimeout
     pool_max_size: int | None = None  # config.backend.poolMaxSize
+    # Accepted `config:` keys applied by later issues (tracing, logging, metrics, modelCatalog, ...):
+    # (camelCase key, plain YAML data) in file order.
+    extra: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,7 @@ class ModelRouter:
     models: tuple[LLMModel, ...]  # most specific first (non-* char count, then file order)
 
 
-BackendTarget = Union[AIBackend, AIGroups, HostBackend, ModelRouter]
+BackendTarget = Union[AIBackend, AIGroups, HostBackend, ModelRouter]  # noqa: UP007
 
 
 @dataclass(frozen=True)
