@@ -48,10 +48,10 @@ from gateway.proxy.forward import (
     relay_stream,
     upstream_request_headers,
 )
+from gateway.routing.router import BindRouter
 from gateway.server.types import Handler, Headers, Request, Responder
 from gateway.telemetry.metrics import Metrics
 from gateway.upstream.pool import UpstreamPool, peer_key
-from gateway.routing.router import BindRouter
 
 # A non-streaming LLM response is read whole (usage lives at its end); bound it.
 MAX_LLM_RESPONSE = 64 * 1024 * 1024
