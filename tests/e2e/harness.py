@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client as httplib
+import json
 import os
 import signal
 import socket
@@ -11,7 +13,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,3 +133,52 @@ class GatewayProc:
         err = read_stderr(self.proc)
         os.unlink(self.config_path)
         return self.proc.returncode, err
+
+
+class Response:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code = status
+        self.headers = headers
+        self.content = body
+
+    @property
+    def text(self) -> str:
+        return self.content.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def http(method: str, url: str, *, json_body: Any = None, content: bytes | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 30) -> Response:
+    """A plain stdlib HTTP call (one connection), for tests that must not depend on an SDK."""
+    parts = urlsplit(url)
+    hdrs = dict(headers or {})
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
+        hdrs.setdefault("content-type", "application/json")
+    conn = httplib.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=content, headers=hdrs)
+        r = conn.getresponse()
+        body = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, body)
+    finally:
+        conn.close()
+
+
+def stream_chunks(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float = 30) -> Iterator[bytes]:
+    """POST and yield the response body as it arrives."""
+    parts = urlsplit(url)
+    conn = httplib.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", parts.path, body=json.dumps(body).encode(),
+                     headers={"content-type": "application/json", **headers})
+        r = conn.getresponse()
+        while True:
+            chunk = r.read1(65536)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        conn.close()

@@ -8,9 +8,7 @@ import sys
 import threading
 import time
 
-import httpx
-
-from tests.e2e.harness import ROOT, GatewayProc, MockProc
+from tests.e2e.harness import ROOT, GatewayProc, MockProc, http, stream_chunks
 
 ROUTED = """
 config:
@@ -33,7 +31,7 @@ binds:
 def test_unmatched_path_is_plain_404(mock: MockProc) -> None:
     gw = GatewayProc(ROUTED, env={"MOCK_ADDR": mock.addr})
     try:
-        r = httpx.get(f"{gw.url}/nothing-here")
+        r = http("GET", f"{gw.url}/nothing-here")
         assert r.status_code == 404
         assert r.text == "route not found"
         assert r.headers["content-type"] == "text/plain"
@@ -49,10 +47,8 @@ def test_sigterm_lets_inflight_stream_finish(mock: MockProc) -> None:
     def stream() -> None:
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "slow please"}]}
         headers = {"x-mock-latency-ms": "150", "x-mock-chunks": "10"}
-        with httpx.stream("POST", f"{gw.url}/llm/v1/chat/completions", json=body, headers=headers,
-                          timeout=30) as r:
-            for chunk in r.iter_bytes():
-                received.append(chunk)
+        for chunk in stream_chunks(f"{gw.url}/llm/v1/chat/completions", body, headers):
+            received.append(chunk)
         done.set()
 
     t = threading.Thread(target=stream)

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 
 import anthropic
-import httpx
 import openai
 import pytest
 
 from tests.e2e.conftest import SERVER_KEY_ANTHROPIC, SERVER_KEY_OPENAI
-from tests.e2e.harness import GatewayProc
+from tests.e2e.harness import GatewayProc, http
 
 
 def key_digest(key: str) -> str:
@@ -39,7 +38,7 @@ def test_anthropic_sdk_message_uses_server_side_key(gateway: GatewayProc) -> Non
 
 def test_plain_http_client_without_any_key(gateway: GatewayProc) -> None:
     # The seed's client snippet: no key, plain JSON POST.
-    r = httpx.post(f"{gateway.url}/v1/messages", json={
+    r = http("POST", f"{gateway.url}/v1/messages", json_body={
         "model": "claude-haiku-4-5-20251001", "messages": [{"role": "user", "content": "Hello!"}]})
     assert r.status_code == 200, r.text
     assert r.json()["type"] == "message"
@@ -97,17 +96,18 @@ def test_upstream_error_passes_through_with_status(gateway: GatewayProc) -> None
 
 
 def test_bad_json_is_400_in_client_shape(gateway: GatewayProc) -> None:
-    r = httpx.post(f"{gateway.url}/v1/messages", content=b"{not json", headers={"content-type": "application/json"})
+    r = http("POST", f"{gateway.url}/v1/messages", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
     body = r.json()
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", content=b"[1,2", headers={"content-type": "application/json"})
+    r = http("POST", f"{gateway.url}/v1/chat/completions", content=b"[1,2",
+             headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_plain_backend_and_route_not_found(gateway: GatewayProc, mock: object) -> None:
-    r = httpx.get(f"{gateway.url}/plain/v1/models")
+    r = http("GET", f"{gateway.url}/plain/v1/models")
     assert r.status_code == 200
 
 
@@ -121,7 +121,7 @@ def test_admin_dump_redacts_keys(gateway: GatewayProc) -> None:
 def test_metrics_and_readiness(gateway: GatewayProc) -> None:
     status, body = gateway.get(gateway.ready_port, "/healthz/ready")
     assert (status, body) == (200, b"ready\n")
-    httpx.post(f"{gateway.url}/v1/messages", json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    http("POST", f"{gateway.url}/v1/messages", json_body={"model": "m", "messages": [{"role": "user", "content": "x"}]})
     status, body = gateway.get(gateway.stats_port, "/metrics")
     assert status == 200
     assert b"agentgateway_requests_total{" in body
