@@ -8,16 +8,18 @@ real HTTP call made here.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import anthropic
-import httpx
 import openai
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +56,29 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -
         except OSError:
             time.sleep(0.05)
     sys.exit(f"port {port} did not open")
+
+
+class Reply:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code, self.headers, self.content = status, headers, body
+        self.text = body.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def call(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+    """One plain HTTP request with the standard library, as any client would send it."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return Reply(r.status, {k.lower(): v for k, v in r.headers.items()}, r.read())
+    except urllib.error.HTTPError as e:
+        return Reply(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
+
+
+def post_json(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
+    return call("POST", url, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})})
 
 
 def digest(key: str) -> str:
@@ -108,8 +133,8 @@ class Demo:
     def key_protection(self) -> None:
         section("Feature 1: API key protection")
         print("Client code (the seed's snippet): a plain POST with NO API key.")
-        r = httpx.post(f"{self.url}/v1/messages", timeout=60,
-                       json={"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "Hello!"}]})
+        r = post_json(f"{self.url}/v1/messages",
+                      {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "Hello!"}]})
         print(f"   status {r.status_code}")
         data = r.json()
         print(f"   reply : {data['content'][0]['text'][:70]!r}")
@@ -120,12 +145,12 @@ class Demo:
                   f"with key sha256 {seen}; the gateway's key hashes to {digest(self.anthropic_key)}: "
                   f"{'MATCH' if seen == digest(self.anthropic_key) else 'MISMATCH'}")
             leaked = "sk-ant-LEAKED-client-key"
-            r = httpx.post(f"{self.url}/v1/messages", headers={"x-api-key": leaked}, timeout=60,
-                           json={"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]})
+            r = post_json(f"{self.url}/v1/messages", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]},
+                          headers={"x-api-key": leaked})
             seen = r.headers.get("x-mock-auth-key-sha256")
             print(f"   a client that sends its own key ({leaked}) is ignored: provider saw "
                   f"{'the server key' if seen == digest(self.anthropic_key) else 'THE CLIENT KEY'}")
-        dump = httpx.get(f"http://127.0.0.1:{self.ports['ADMIN_ADDR']}/config_dump").text
+        dump = call("GET", f"http://127.0.0.1:{self.ports['ADMIN_ADDR']}/config_dump").text
         print(f"   admin /config_dump shows the key as <redacted>: {'<redacted>' in dump} "
               f"(key text present: {self.anthropic_key in dump})")
 
@@ -159,14 +184,14 @@ class Demo:
 
     def errors(self) -> None:
         section("Errors in the client's own API format")
-        r = httpx.post(f"{self.url}/v1/messages", content=b"{not json", headers={"content-type": "application/json"})
+        r = call("POST", f"{self.url}/v1/messages", b"{not json", {"content-type": "application/json"})
         print(f"   Anthropic route, bad JSON -> {r.status_code} {r.text[:110]}")
-        r = httpx.post(f"{self.url}/v1/chat/completions", content=b"[", headers={"content-type": "application/json"})
+        r = call("POST", f"{self.url}/v1/chat/completions", b"[", {"content-type": "application/json"})
         print(f"   OpenAI route, bad JSON    -> {r.status_code} {r.text[:110]}")
 
     def observability(self) -> None:
         section("Metrics (Prometheus, agentgateway names)")
-        text = httpx.get(f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics").text
+        text = call("GET", f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics").text
         for line in text.splitlines():
             if line.startswith("agentgateway_requests_total{") or (
                     line.startswith("agentgateway_gen_ai_client_token_usage_sum{")):
