@@ -8,8 +8,10 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from gateway import __version__
 from gateway.admin.servers import Readiness, admin_handler, stats_handler
 from gateway.config.model import FrontendHTTP, GatewayConfig, HostPort
+from gateway.fastpath import IMPL as FASTPATH_IMPL
 from gateway.proxy.gateway import Gateway
 from gateway.server.server import shutdown, start_server
 from gateway.server.state import ServerState
@@ -37,6 +39,8 @@ class App:
     async def start(self) -> None:
         """Bind every port; raises OSError naming the address when one cannot be bound."""
         proc = self.config.process
+        log.info("agentgateway-py %s, fast path: %s", __version__, FASTPATH_IMPL)
+        await self.gateway.start()
         mgmt: list[tuple[HostPort | None, Handler, str]] = [
             (proc.readiness_addr, self.readiness.handle, "readiness"),
             (proc.stats_addr, stats_handler(self.gateway.metrics), "stats"),

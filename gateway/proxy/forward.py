@@ -8,11 +8,12 @@ A client that goes away closes the upstream response, so its connection is not r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
 from gateway.errors import UpstreamFailed, UpstreamTimeout
+from gateway.policies.base import BodyFilter
 from gateway.server.types import Headers, Responder
 
 # Hop-by-hop headers never cross the proxy; content-length is recomputed per side.
@@ -108,13 +109,21 @@ async def relay_stream(
     resp: aiohttp.ClientResponse,
     responder: Responder,
     on_chunk: Callable[[bytes], None] | None = None,
+    filters: Sequence[BodyFilter] = (),
 ) -> bool:
-    """Copy the upstream body to the client as it arrives. False if either side broke off."""
+    """Copy the upstream body to the client as it arrives. False if either side broke off.
+
+    `on_chunk` observes the upstream bytes as received (usage accounting); `filters` rewrite
+    what the client gets (masking), in order.
+    """
     try:
         async for chunk in resp.content.iter_any():
-            await responder.write(chunk)
             if on_chunk is not None:
                 on_chunk(chunk)
+            for f in filters:
+                chunk = f.feed(chunk)
+            if chunk:
+                await responder.write(chunk)
             if responder.disconnected:
                 resp.close()  # never reuse a connection whose response was not read to the end
                 return False
@@ -123,8 +132,19 @@ async def relay_stream(
         responder.abort()
         return False
     resp.release()
+    tail = _flush(filters)
+    if tail:
+        await responder.write(tail)
     responder.end()
     return True
+
+
+def _flush(filters: Sequence[BodyFilter]) -> bytes:
+    """Flush each filter, passing what earlier ones release through the later ones."""
+    out = b""
+    for f in filters:
+        out = f.feed(out) + f.flush() if out else f.flush()
+    return out
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,7 +4,8 @@ The order of the steps lives in `_serve` and nowhere else:
 1. route selection (404 `route not found`);
 2. CORS, first, so preflights short-circuit and every later error still carries CORS headers;
 3. the request timeout around everything after it;
-4. backend selection, then the LLM or plain-HTTP path.
+4. backend selection, then the LLM or plain-HTTP path; on both, the route's policy chain
+   (policies/chain.py) runs just before the upstream call and settles in `finally`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from gateway.config.model import (
     Bind,
     GatewayConfig,
     HostBackend,
-    Listener,
     ModelRouter,
     Policies,
     Route,
@@ -31,7 +31,6 @@ from gateway.config.model import (
     RouteType,
 )
 from gateway.errors import (
-    ClientFormat,
     GatewayError,
     RequestTimeout,
     RouteNotFound,
@@ -39,6 +38,8 @@ from gateway.errors import (
 )
 from gateway.fastpath import FORMAT_ANTHROPIC, FORMAT_OPENAI, SseParser, UsageAccumulator
 from gateway.policies import cors as cors_policy
+from gateway.policies.base import BodyFilter, Exchange, Policy, Services
+from gateway.policies.chain import build_chain
 from gateway.policies.headers import apply_header_modifier
 from gateway.proxy import llm
 from gateway.proxy.forward import (
@@ -59,75 +60,82 @@ _NO_CREDENTIALS: frozenset[bytes] = frozenset()
 _ACCEPT_IDENTITY = (b"accept-encoding", b"identity")
 
 
-class RequestState:
-    """Per-request facts gathered along the pipeline, for metrics and logs."""
-
-    __slots__ = ("listener", "route", "backend", "protocol", "status", "reason", "fmt", "provider",
-                 "request_model", "response_model", "usage")
-
-    def __init__(self) -> None:
-        self.listener: Listener | None = None
-        self.route: Route | None = None
-        self.backend = "unknown"
-        self.protocol = "http"
-        self.status = 0
-        self.reason = "Upstream"
-        self.fmt = ClientFormat.PLAIN
-        self.provider = "unknown"
-        self.request_model: str | None = None
-        self.response_model: str | None = None
-        self.usage: Any = None
-
-
 class Gateway:
     def __init__(self, config: GatewayConfig, metrics: Metrics | None = None) -> None:
         self.config = config
         self.metrics = metrics or Metrics()
+        self.services = Services(config, self.metrics)
         self.pool = UpstreamPool(config.process)
         self.started_at = int(time.time())
+        # Policy chains are built once per route; keyed by identity since routes are frozen values.
+        self._chains: dict[int, tuple[Policy, ...]] = {}
+        for bind in config.binds:
+            for listener in bind.listeners:
+                for route in listener.routes:
+                    self._chains[id(route)] = build_chain(route, self.services)
+
+    async def start(self) -> None:
+        await self.services.start()
 
     def handler_for(self, bind: Bind) -> Handler:
         router = BindRouter(bind)
         bind_name = str(bind.port)
 
+        loop = asyncio.get_event_loop
+
         async def handle(req: Request, resp: Responder) -> None:
-            state = RequestState()
+            ex = Exchange(req, loop().time())
+            chain: tuple[Policy, ...] = ()
             try:
-                await self._serve(router, req, resp, state)
+                chain = await self._serve(router, req, resp, ex)
             except GatewayError as err:
-                state.reason = err.reason
-                self._send_error(resp, err, state, req)
+                ex.reason = err.reason
+                self._send_error(resp, err, ex)
             finally:
-                self._record(state, req, bind_name)
+                ex.disconnected = resp.disconnected and not ex.status
+                for policy in chain:
+                    policy.on_complete(ex)
+                self._record(ex, bind_name)
 
         return handle
 
     async def close(self) -> None:
         await self.pool.close()
+        await self.services.close()
 
     # -- pipeline ---------------------------------------------------------------------------
 
-    async def _serve(self, router: BindRouter, req: Request, resp: Responder, state: RequestState) -> None:
+    async def _serve(self, router: BindRouter, req: Request, resp: Responder, ex: Exchange) -> tuple[Policy, ...]:
+        """Returns the chain whose `on_request` started, so `handle` settles exactly those."""
         matched = router.route(req)
         if matched is None:
             raise RouteNotFound("route not found")
-        state.listener, state.route = matched
-        policies = state.route.policies
+        ex.listener, ex.route = matched
+        policies = ex.route.policies
         if policies.cors is not None:
             preflight = cors_policy.preflight_response(policies.cors, req)
             if preflight is not None:
-                state.status, state.reason = preflight[0], "DirectResponse"
+                ex.status, ex.reason = preflight[0], "DirectResponse"
                 resp.send(preflight[0], preflight[1], b"")
-                return
+                return ()
+        chain = self._chains.get(id(ex.route), ())
         timeout = policies.timeout.request_timeout if policies.timeout else None
         try:
             async with asyncio.timeout(timeout) if timeout else nullcontext():
-                await self._to_backend(req, resp, state, self._pick_backend(state.route))
+                await self._to_backend(req, resp, ex, self._pick_backend(ex.route), chain)
         except TimeoutError:
             if resp.started:
                 resp.abort()
-                return
-            raise RequestTimeout("request timeout") from None
+                return chain
+            err = RequestTimeout("request timeout")
+            ex.reason = err.reason
+            self._send_error(resp, err, ex)
+        return chain
+
+    @staticmethod
+    async def _run_request_policies(ex: Exchange, chain: tuple[Policy, ...]) -> None:
+        for policy in chain:
+            await policy.on_request(ex)
 
     @staticmethod
     def _pick_backend(route: Route) -> RouteBackend:
@@ -138,20 +146,23 @@ class Gateway:
             return backends[0]
         return random.choices(backends, weights=[b.weight for b in backends])[0]
 
-    async def _to_backend(self, req: Request, resp: Responder, state: RequestState, rb: RouteBackend) -> None:
+    async def _to_backend(self, req: Request, resp: Responder, ex: Exchange, rb: RouteBackend,
+                          chain: tuple[Policy, ...]) -> None:
         target = rb.target
         if isinstance(target, HostBackend):
-            await self._forward_http(req, resp, state, target)
+            await self._forward_http(req, resp, ex, target, chain)
         elif isinstance(target, (AIBackend, AIGroups, ModelRouter)):
-            await self._forward_llm(req, resp, state, target)
+            await self._forward_llm(req, resp, ex, target, chain)
         else:  # pragma: no cover - the loader produces only the types above
             raise GatewayError("unsupported backend")
 
     # -- plain HTTP backends ------------------------------------------------------------------
 
-    async def _forward_http(self, req: Request, resp: Responder, state: RequestState, be: HostBackend) -> None:
-        route_pol = state.route.policies if state.route else Policies()
-        state.backend = str(be.target)
+    async def _forward_http(self, req: Request, resp: Responder, ex: Exchange, be: HostBackend,
+                            chain: tuple[Policy, ...]) -> None:
+        route_pol = ex.route.policies if ex.route else Policies()
+        ex.backend_name = str(be.target)
+        await self._run_request_policies(ex, chain)
         headers = upstream_request_headers(req.headers, _NO_CREDENTIALS)
         auth = route_pol.backend_auth or be.policies.backend_auth
         if auth is not None:
@@ -165,34 +176,33 @@ class Gateway:
         upstream = Upstream(self.pool.session(key), req.method, req.target.decode("latin-1"), headers,
                             req.body, timeout)
         up = await upstream.open()
-        state.status = up.status
+        ex.status = up.status
         out = downstream_response_headers(up.raw_headers, keep_length=True)
-        out = self._modify_response_headers(out, route_pol, be.policies, req)
+        out = self._modify_response_headers(out, route_pol, be.policies, ex)
         resp.start(up.status, out)
         await relay_stream(up, resp)
 
     # -- LLM backends ---------------------------------------------------------------------------
 
-    async def _forward_llm(self, req: Request, resp: Responder, state: RequestState, target: Any) -> None:
-        route_pol = state.route.policies if state.route else Policies()
-        state.protocol = "llm"
+    async def _forward_llm(self, req: Request, resp: Responder, ex: Exchange, target: Any,
+                           chain: tuple[Policy, ...]) -> None:
+        route_pol = ex.route.policies if ex.route else Policies()
+        ex.protocol = "llm"
         backend_ai = target.policies.ai if isinstance(target, AIBackend) else None
-        route_type = llm.route_type_for(req.path, (route_pol.ai, backend_ai))
-        state.fmt = llm.client_format(route_type)
-        if route_type is RouteType.MODELS:
-            self._answer_models(resp, state, target)
+        ex.route_type = llm.route_type_for(req.path, (route_pol.ai, backend_ai))
+        ex.fmt = llm.client_format(ex.route_type)
+        if ex.route_type is RouteType.MODELS:
+            self._answer_models(resp, ex, target)
             return
-        body = llm.parse_body(req) if route_type is not RouteType.PASSTHROUGH else None
-        backend = llm.select_backend(target, body, req)
+        ex.body = llm.parse_body(req) if ex.route_type is not RouteType.PASSTHROUGH else None
+        backend = ex.backend = llm.select_backend(target, ex.body, req)
         spec = llm.spec_for(backend)
-        state.backend, state.provider = backend.name, spec.name
-        if body is not None:
-            prepared = llm.prepare_body(req, body, route_type, backend, spec, route_pol)
-            payload, stream = prepared.body, prepared.stream
-            state.request_model = prepared.model
-        else:
-            payload, stream = req.body, False
-        path = self._llm_path(req, backend, spec, route_type)
+        ex.backend_name, ex.provider = backend.name, spec.name
+        if ex.body is not None:
+            llm.prepare_body(ex, route_pol)
+        await self._run_request_policies(ex, chain)
+        payload = llm.serialize_body(ex)
+        path = self._llm_path(req, backend, spec, ex.route_type)
         headers = self._llm_headers(req, backend, spec, route_pol)
         tls_on = backend.host_override is None or backend.tls is not None
         host = backend.host_override.host if backend.host_override else spec.default_host
@@ -201,27 +211,28 @@ class Gateway:
         timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
         upstream = Upstream(self.pool.session(key), req.method, path, headers, payload, timeout)
         up = await upstream.open()
-        state.status = up.status
+        ex.status = up.status
         fmt_code = FORMAT_ANTHROPIC if spec.native_format is RouteType.MESSAGES else FORMAT_OPENAI
-        usage = UsageAccumulator(fmt_code)
-        state.usage = usage
-        ctype = up.headers.get("content-type", "")
-        if stream and up.status < 300 and ctype.startswith("text/event-stream"):
-            await self._relay_sse(up, resp, route_pol, backend, req, usage)
-        else:
-            body_bytes = await upstream.read_body(up, MAX_LLM_RESPONSE)
-            if up.status < 300:
-                usage.feed_body(body_bytes)
-            out = downstream_response_headers(up.raw_headers, keep_length=False)
-            out = self._modify_response_headers(out, route_pol, backend.policies, req)
-            resp.send(up.status, out, body_bytes)
-        state.response_model = usage.model
-
-    async def _relay_sse(self, up: Any, resp: Responder, route_pol: Policies, backend: AIBackend,
-                         req: Request, usage: Any) -> None:
-        parser = SseParser()
+        ex.usage = UsageAccumulator(fmt_code)
+        ok = up.status < 300
+        filters = [f for p in chain if (f := p.response_filter(ex)) is not None] if ok else []
         out = downstream_response_headers(up.raw_headers, keep_length=False)
-        out = self._modify_response_headers(out, route_pol, backend.policies, req)
+        out = self._modify_response_headers(out, route_pol, backend.policies, ex)
+        if ex.stream and ok and up.headers.get("content-type", "").startswith("text/event-stream"):
+            await self._relay_sse(up, resp, out, ex, filters)
+        else:
+            body = await upstream.read_body(up, MAX_LLM_RESPONSE)
+            if ok:
+                ex.usage.feed_body(body)
+                for f in filters:
+                    body = f.feed(body) + f.flush()
+            resp.send(up.status, out, body)
+        ex.response_model = ex.usage.model
+
+    @staticmethod
+    async def _relay_sse(up: Any, resp: Responder, out: Headers, ex: Exchange, filters: list[BodyFilter]) -> None:
+        parser = SseParser()
+        usage = ex.usage
         resp.start(up.status, out)
 
         def account(chunk: bytes) -> None:
@@ -231,12 +242,12 @@ class Gateway:
             except ValueError:
                 pass  # an oversized event: usage for it is lost, the client still gets the bytes
 
-        if not await relay_stream(up, resp, account):
+        if not await relay_stream(up, resp, account, filters):
             return
         for _event, data in parser.flush():
             usage.feed_event(data)
 
-    def _answer_models(self, resp: Responder, state: RequestState, target: Any) -> None:
+    def _answer_models(self, resp: Responder, ex: Exchange, target: Any) -> None:
         names: list[str] = []
         if isinstance(target, ModelRouter):
             names = [m.pattern for m in target.models]
@@ -245,7 +256,7 @@ class Gateway:
         elif isinstance(target, AIGroups):
             names = [b.provider.model for g in target.groups for b in g if b.provider.model]
         data = [{"id": n, "object": "model", "created": self.started_at, "owned_by": "openai"} for n in names]
-        state.status, state.reason = 200, "DirectResponse"
+        ex.status, ex.reason = 200, "DirectResponse"
         resp.send(200, [(b"content-type", b"application/json")], orjson.dumps({"object": "list", "data": data}))
 
     @staticmethod
@@ -292,41 +303,43 @@ class Gateway:
         return headers
 
     @staticmethod
-    def _modify_response_headers(headers: Headers, route_pol: Policies, be_pol: Policies, req: Request) -> Headers:
+    def _modify_response_headers(headers: Headers, route_pol: Policies, be_pol: Policies, ex: Exchange) -> Headers:
+        headers.extend(ex.response_headers)
         for mod in (be_pol.response_header_modifier, route_pol.response_header_modifier):
             if mod is not None:
                 headers = apply_header_modifier(headers, mod)
         if route_pol.cors is not None:
-            headers.extend(cors_policy.response_headers(route_pol.cors, req))
+            headers.extend(cors_policy.response_headers(route_pol.cors, ex.req))
         return headers
 
     # -- errors and records -------------------------------------------------------------------
 
-    def _send_error(self, resp: Responder, err: GatewayError, state: RequestState, req: Request) -> None:
+    def _send_error(self, resp: Responder, err: GatewayError, ex: Exchange) -> None:
         if resp.started:
             resp.abort()
             return
-        status, headers, body = render(err, state.fmt)
-        state.status = status
-        if state.route is not None and state.route.policies.cors is not None:
-            headers.extend(cors_policy.response_headers(state.route.policies.cors, req))
+        status, headers, body = render(err, ex.fmt)
+        ex.status = status
+        headers.extend(ex.response_headers)
+        if ex.route is not None and ex.route.policies.cors is not None:
+            headers.extend(cors_policy.response_headers(ex.route.policies.cors, ex.req))
         resp.send(status, headers, body)
 
-    def _record(self, state: RequestState, req: Request, bind_name: str) -> None:
-        route = state.route.name if state.route and state.route.name else "unknown"
-        listener = state.listener.name if state.listener and state.listener.name else "unknown"
-        self.metrics.count_request((state.backend, state.protocol, req.method, str(state.status), state.reason,
+    def _record(self, ex: Exchange, bind_name: str) -> None:
+        route = ex.route.name if ex.route and ex.route.name else "unknown"
+        listener = ex.listener.name if ex.listener and ex.listener.name else "unknown"
+        self.metrics.count_request((ex.backend_name, ex.protocol, ex.req.method, str(ex.status), ex.reason,
                                     bind_name, "unknown", listener, route))
-        usage = state.usage
+        usage = ex.usage
         if usage is None:
             return
-        req_model = state.request_model or "unknown"
-        resp_model = state.response_model or "unknown"
+        req_model = ex.model or "unknown"
+        resp_model = ex.response_model or "unknown"
         for kind, n in (("input", usage.total_input_tokens()), ("output", usage.output_tokens),
                         ("input_cache_read", usage.cache_read_tokens),
                         ("input_cache_write", usage.cache_write_tokens)):
             if n:
-                self.metrics.observe_tokens((kind, "chat", state.provider, req_model, resp_model, route), n)
+                self.metrics.observe_tokens((kind, "chat", ex.provider, req_model, resp_model, route), n)
 
 
 def _bearer_to_x_api_key(headers: Headers) -> Headers:

@@ -6,7 +6,6 @@ Pure functions over the lowered config and the parsed body; the network part is 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,6 +23,7 @@ from gateway.config.model import (
 )
 from gateway.errors import ClientFormat, InvalidRequest, ModelNotFound, NotImplementedYet
 from gateway.policies.ai_request import apply_ai_policy
+from gateway.policies.base import Exchange
 from gateway.providers.base import ProviderSpec
 from gateway.providers.registry import provider_spec
 from gateway.server.types import Request
@@ -101,44 +101,43 @@ def spec_for(backend: AIBackend) -> ProviderSpec:
     return spec
 
 
-@dataclass
-class PreparedBody:
-    body: bytes
-    model: str | None  # the model sent upstream
-    request_model: str | None  # the model the client asked for
-    stream: bool
+def prepare_body(ex: Exchange, route_policies: Policies) -> None:
+    """Apply agentgateway's model rules and the ai policies to `ex.body` in place.
 
-
-def prepare_body(
-    req: Request,
-    body: dict[str, Any],
-    route_type: RouteType,
-    backend: AIBackend,
-    spec: ProviderSpec,
-    route_policies: Policies,
-) -> PreparedBody:
-    """Apply agentgateway's model rules and the ai policies; keep the client's bytes if unchanged."""
+    Sets `ex.body_changed` when anything changed, so an untouched body goes upstream
+    byte-for-byte; the caller serializes once, after the request policies ran.
+    """
+    body, backend, route_type = ex.body, ex.backend, ex.route_type
+    assert body is not None and backend is not None and route_type is not None
+    spec = spec_for(backend)
     if route_type in (RouteType.COMPLETIONS, RouteType.MESSAGES) and route_type is not spec.native_format:
         raise NotImplementedYet(
             f"translating {route_type.value} requests to the {spec.name} provider is not supported "
             "by this gateway yet",
             status=400,
         )
-    request_model = body.get("model") if isinstance(body.get("model"), str) else None
+    model = body.get("model")
+    ex.request_model = model if isinstance(model, str) else None
     changed = False
-    if backend.provider.model is not None and body.get("model") != backend.provider.model:
+    if backend.provider.model is not None and model != backend.provider.model:
         body["model"] = backend.provider.model
         changed = True
     for policy in (route_policies.ai, backend.policies.ai):
         if policy is not None:
             changed = apply_ai_policy(body, policy, route_type) or changed
-    stream = body.get("stream") is True
-    if stream and route_type is RouteType.COMPLETIONS and "stream_options" not in body:
+    ex.stream = body.get("stream") is True
+    if ex.stream and route_type is RouteType.COMPLETIONS and "stream_options" not in body:
         # So the final chunk carries usage and every token is counted (agentgateway does this too).
         body["stream_options"] = {"include_usage": True}
         changed = True
     model = body.get("model")
     if route_type in (RouteType.COMPLETIONS, RouteType.MESSAGES) and not isinstance(model, str):
         raise InvalidRequest("model not specified", code="missing_model")
-    raw = orjson.dumps(body) if changed else req.body
-    return PreparedBody(raw, model if isinstance(model, str) else None, request_model, stream)
+    ex.model = model if isinstance(model, str) else None
+    ex.body_changed = ex.body_changed or changed
+
+
+def serialize_body(ex: Exchange) -> bytes:
+    if ex.body is None or not ex.body_changed:
+        return ex.req.body
+    return orjson.dumps(ex.body)

@@ -1,0 +1,99 @@
+"""The one interface every request policy implements, and the per-request context it sees.
+
+A policy is built once per route at startup (it may hold state, e.g. token buckets) and is
+called at three points of every request on that route:
+
+- `on_request(ex)`: before the upstream call. Raise a `GatewayError` to refuse the request (its
+  `headers` go on the error response); edit `ex.body` and set `ex.body_changed` to rewrite an
+  LLM request; append to `ex.response_headers` to add headers to the eventual response.
+- `response_filter(ex)`: after the upstream answered (2xx only), optionally return a
+  `BodyFilter` that rewrites the response body as it streams (e.g. masking).
+- `on_complete(ex)`: exactly once at the end, whatever happened (success, upstream error,
+  client disconnect, rejection by a later policy). Settle reservations and counters here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from gateway.config.model import AIBackend, GatewayConfig, Listener, Route, RouteType
+from gateway.errors import ClientFormat
+from gateway.server.types import Headers, Request
+
+
+class BodyFilter(Protocol):
+    def feed(self, chunk: bytes) -> bytes:
+        """Bytes to send now for this upstream chunk (may hold back a bounded tail)."""
+        ...
+
+    def flush(self) -> bytes:
+        """Whatever was held back, at the end of the body."""
+        ...
+
+
+class Exchange:
+    """Everything known about one request as it moves through the pipeline."""
+
+    __slots__ = (
+        "req", "started_at", "listener", "route", "backend_name", "protocol", "status", "reason", "fmt",
+        "route_type", "body", "body_changed", "backend", "provider", "request_model", "model",
+        "response_model", "stream", "usage", "user", "team", "response_headers", "disconnected",
+        "policy_state",
+    )
+
+    def __init__(self, req: Request, started_at: float) -> None:
+        self.req = req
+        self.started_at = started_at  # loop.time()
+        self.listener: Listener | None = None
+        self.route: Route | None = None
+        self.backend_name = "unknown"
+        self.protocol = "http"  # "llm" on AI backends
+        self.status = 0
+        self.reason = "Upstream"
+        self.fmt = ClientFormat.PLAIN
+        # LLM requests only:
+        self.route_type: RouteType | None = None
+        self.body: dict[str, Any] | None = None  # parsed request JSON
+        self.body_changed = False
+        self.backend: AIBackend | None = None
+        self.provider = "unknown"  # gen_ai.provider.name
+        self.request_model: str | None = None  # what the client asked for
+        self.model: str | None = None  # what is sent upstream
+        self.response_model: str | None = None
+        self.stream = False
+        self.usage: Any = None  # fastpath.UsageAccumulator once the upstream answered
+        # Identity, set by authentication policies (or trusted headers when configured).
+        self.user: str | None = None
+        self.team: str | None = None
+        self.response_headers: Headers = []  # added to the response (success or error)
+        self.disconnected = False  # the client went away before the response finished
+        self.policy_state: dict[str, Any] = {}  # per-policy scratch (reservations, ...)
+
+
+class Services:
+    """Process-wide things policies may need, created once at startup (and closed on exit)."""
+
+    def __init__(self, config: GatewayConfig, metrics: Any) -> None:
+        self.config = config
+        self.metrics = metrics  # telemetry.metrics.Metrics
+
+    async def start(self) -> None:
+        """Open what needs the running loop (stores, background writers)."""
+
+    async def close(self) -> None:
+        """Flush and close; called once during drain, after in-flight requests finished."""
+
+
+class Policy:
+    """Base class with no-op hooks; subclasses override what they need."""
+
+    name = "policy"
+
+    async def on_request(self, ex: Exchange) -> None:
+        return None
+
+    def response_filter(self, ex: Exchange) -> BodyFilter | None:
+        return None
+
+    def on_complete(self, ex: Exchange) -> None:
+        return None

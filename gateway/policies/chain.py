@@ -1,0 +1,33 @@
+"""The ordered policy chain of a route, built once at startup.
+
+The order is fixed here and nowhere else; each position has its reason:
+1. authentication (apiKey/jwtAuth/basicAuth), so everything after knows the user and team;
+2. authorization rules, which need the identity;
+3. localRateLimit, after auth so per-user buckets key on a trusted identity, and before any
+   work that costs money;
+4. request guardrails (promptGuard), before budgets so a rejected prompt reserves nothing;
+5. budget reservation, last before the upstream call, on the final model and body.
+Response filters run in the same order on the response; `on_complete` runs for every policy
+whose `on_request` was reached.
+
+CORS is not in the chain: the pipeline answers preflights before it, so that refusals from
+these policies still carry CORS headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.config.model import Route
+from gateway.policies.base import Policy, Services
+
+# A builder looks at a route's lowered policies and returns its policy object, or None.
+PolicyBuilder = Callable[[Route, Services], "Policy | None"]
+
+# In the order above. Each policy module exposes one `build(route, services)`.
+BUILDERS: tuple[PolicyBuilder, ...] = ()
+
+
+def build_chain(route: Route, services: Services) -> tuple[Policy, ...]:
+    chain = (builder(route, services) for builder in BUILDERS)
+    return tuple(p for p in chain if p is not None)
