@@ -38,7 +38,7 @@ class Exchange:
         "req", "started_at", "listener", "route", "backend_name", "protocol", "status", "reason", "fmt",
         "route_type", "body", "body_changed", "backend", "provider", "request_model", "model",
         "response_model", "stream", "usage", "user", "team", "response_headers", "disconnected",
-        "policy_state",
+        "policy_state", "api_key", "jwt",
     )
 
     def __init__(self, req: Request, started_at: float) -> None:
@@ -65,6 +65,8 @@ class Exchange:
         # Identity, set by authentication policies (or trusted headers when configured).
         self.user: str | None = None
         self.team: str | None = None
+        self.api_key: dict[str, Any] | None = None  # metadata of the client's gateway API key (CEL `apiKey`)
+        self.jwt: dict[str, Any] | None = None  # verified JWT claims (CEL `jwt`)
         self.response_headers: Headers = []  # added to the response (success or error)
         self.disconnected = False  # the client went away before the response finished
         self.policy_state: dict[str, Any] = {}  # per-policy scratch (reservations, ...)
