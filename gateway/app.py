@@ -22,6 +22,9 @@ log = logging.getLogger("agentgateway")
 # Management endpoints answer small requests; they need no LLM-sized buffers.
 _MGMT_HTTP = FrontendHTTP(max_buffer_size=64 * 1024, http1_idle_timeout=60.0)
 _MGMT_DRAIN = 1.0
+# `config:` keys the loader accepts for later features but that nothing applies yet.
+_NOT_APPLIED = ("tracing", "logging", "metrics", "histograms", "sensitiveHeaders", "workerThreads",
+                "connectionMinTerminationDeadline")
 
 
 class App:
@@ -40,6 +43,10 @@ class App:
         """Bind every port; raises OSError naming the address when one cannot be bound."""
         proc = self.config.process
         log.info("agentgateway-py %s, fast path: %s", __version__, FASTPATH_IMPL)
+        extra = dict(proc.extra)
+        for key in _NOT_APPLIED:
+            if key in extra:
+                log.warning("config.%s is accepted but not applied by this gateway yet", key)
         await self.gateway.start()
         mgmt: list[tuple[HostPort | None, Handler, str]] = [
             (proc.readiness_addr, self.readiness.handle, "readiness"),

@@ -1,8 +1,9 @@
 """Listener and route selection for one bind.
 
-Precedence follows the Gateway API rules agentgateway uses: a more specific hostname wins, then
-an exact path over a prefix, a longer prefix over a shorter, prefix over regex, then a match with
-a method, then more header matches, then more query matches; ties keep file order. The order is
+Precedence follows the Gateway API rules: a more specific hostname wins, then an exact path, then
+a regex (longer pattern first; the spec leaves regex placement to implementations, and ranking it
+above prefixes keeps it reachable next to a catch-all `/`), then the longer prefix, then a match
+with a method, more header matches, more query matches; ties keep file order. The order is
 computed once at startup; a request walks a flat, pre-sorted list.
 """
 
@@ -42,8 +43,8 @@ def _host_score(patterns: tuple[str, ...], host: str) -> int | None:
 
 def _match_rank(m: RouteMatch) -> tuple[int, int, int, int, int]:
     kind = m.path.kind
-    kind_rank = 0 if kind is PathMatchKind.EXACT else 1 if kind is PathMatchKind.PREFIX else 2
-    length = len(m.path.value) if kind is not PathMatchKind.REGEX else 0
+    kind_rank = 0 if kind is PathMatchKind.EXACT else 1 if kind is PathMatchKind.REGEX else 2
+    length = len(m.path.value)
     return (kind_rank, -length, 0 if m.method else 1, -len(m.headers), -len(m.query))
 
 
