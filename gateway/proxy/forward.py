@@ -74,24 +74,28 @@ class Upstream:
 
     async def open(self) -> aiohttp.ClientResponse:
         """Send the request and wait for the response head."""
+        request = self._session.request(
+            self._method,
+            self._path,
+            data=self._body if self._body else None,
+            headers=self._headers,
+            allow_redirects=False,
+        )
         try:
+            if self._timeout is None:  # no timer object per request when none is configured
+                return await request
             async with asyncio.timeout(self._timeout):
-                return await self._session.request(
-                    self._method,
-                    self._path,
-                    data=self._body if self._body else None,
-                    headers=self._headers,
-                    allow_redirects=False,
-                )
+                return await request
         except TimeoutError:
             raise UpstreamTimeout("upstream call timeout") from None
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(f"upstream call failed: {_describe(exc)}") from None
 
     async def read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
+        """The whole body (it may arrive in many reads), refusing more than `limit` bytes."""
         try:
             async with asyncio.timeout(self._timeout):
-                body = await resp.content.read(limit + 1)
+                body = await _read_all(resp, limit)
         except TimeoutError:
             resp.close()
             raise UpstreamTimeout("upstream call timeout") from None
@@ -103,6 +107,17 @@ class Upstream:
             raise UpstreamFailed("upstream call failed: response body too large")
         resp.release()
         return body
+
+
+async def _read_all(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def relay_stream(
