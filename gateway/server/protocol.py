@@ -75,6 +75,7 @@ class HttpProtocol(asyncio.Protocol):
         self._flow: FlowControl = None  # type: ignore[assignment]
         self._client: tuple[str, int] | None = None
         self._active: RequestCycle | None = None  # the request whose handler runs now
+        self._active_task: asyncio.Task[None] | None = None
         self._queue: deque[RequestCycle] = deque()  # pipelined requests waiting, FIFO
         self._idle_timer: asyncio.TimerHandle | None = None
         self._head_timer: asyncio.TimerHandle | None = None
@@ -127,6 +128,10 @@ class HttpProtocol(asyncio.Protocol):
         self._cancel_timers()
         if self._active is not None:
             self._active.on_disconnect()
+            # Nobody is left to answer: stop the handler so an upstream call it is waiting on is
+            # cancelled (and, for LLM calls, no longer billed) instead of running to the end.
+            if self._active_task is not None and not self._active_task.done():
+                self._active_task.cancel()
         for cycle in self._queue:
             cycle.on_disconnect()
         self._queue.clear()  # never started: nothing to run them for
@@ -278,7 +283,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start(self, cycle: RequestCycle) -> None:
         self._active = cycle
-        task = self._loop.create_task(self._run(cycle))
+        task = self._active_task = self._loop.create_task(self._run(cycle))
         tasks = self._state.tasks
         tasks.add(task)
         task.add_done_callback(tasks.discard)

@@ -58,6 +58,11 @@ class Responder(Protocol):
         ...
 
     @property
+    def complete(self) -> bool:
+        """True once the whole response has been written."""
+        ...
+
+    @property
     def started(self) -> bool:
         """True once the status line has been written (an error can then only abort)."""
         ...
