@@ -16,7 +16,6 @@ from gateway.config.model import (
     AIGroups,
     AIPolicy,
     BackendTarget,
-    LLMModel,
     ModelRouter,
     Policies,
     RouteType,
@@ -26,6 +25,7 @@ from gateway.policies.ai_request import apply_ai_policy
 from gateway.policies.base import Exchange
 from gateway.providers.base import ProviderSpec
 from gateway.providers.registry import provider_spec
+from gateway.routing.router import headers_match
 from gateway.server.types import Request
 
 
@@ -59,19 +59,6 @@ def parse_body(req: Request) -> dict[str, Any]:
     return body
 
 
-def _model_header_match(model: LLMModel, req: Request) -> bool:
-    for hm in model.header_matches:
-        raw = req.header(hm.name.encode())
-        if raw is None:
-            return False
-        value = raw.decode("latin-1")
-        if hm.exact is not None and value != hm.exact:
-            return False
-        if hm.regex is not None and hm.regex.fullmatch(value) is None:
-            return False
-    return True
-
-
 def select_backend(target: BackendTarget, body: dict[str, Any] | None, req: Request) -> AIBackend:
     """The provider backend that serves this request."""
     if isinstance(target, AIBackend):
@@ -88,7 +75,7 @@ def select_backend(target: BackendTarget, body: dict[str, Any] | None, req: Requ
         if not isinstance(model, str) or not model:
             raise InvalidRequest("model not specified", code="missing_model")
         for candidate in target.models:
-            if candidate.matches(model) and _model_header_match(candidate, req):
+            if candidate.matches(model) and headers_match(candidate.header_matches, req):
                 return candidate.backend
         raise ModelNotFound(f"model {model!r} not found")
     raise InvalidRequest("backend is not an AI backend")

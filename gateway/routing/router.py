@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from gateway.config.model import Bind, Listener, PathMatchKind, Route, RouteMatch
+from gateway.config.model import Bind, HeaderMatch, Listener, PathMatchKind, Route, RouteMatch
 from gateway.server.types import Request
 
 
@@ -60,8 +60,9 @@ def _path_matches(m: RouteMatch, path: str) -> bool:
     return p.regex is not None and p.regex.fullmatch(path) is not None
 
 
-def _headers_match(m: RouteMatch, req: Request) -> bool:
-    for hm in m.headers:
+def headers_match(matches: tuple[HeaderMatch, ...], req: Request) -> bool:
+    """All header conditions hold (pseudo-headers :method and :path included)."""
+    for hm in matches:
         if hm.name == ":method":
             raw: bytes | None = req.method.encode()
         elif hm.name == ":path":
@@ -131,7 +132,7 @@ class BindRouter:
                 continue
             if not _path_matches(c.match, req.path):
                 continue
-            if not _headers_match(c.match, req) or not _query_matches(c.match, req.query):
+            if not headers_match(c.match.headers, req) or not _query_matches(c.match, req.query):
                 continue
             best, best_host = c, host_score
         if best is None:
