@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -100,6 +101,9 @@ class Demo:
         self.anthropic_key = os.environ.get("ANTHROPIC_API_KEY", "sk-ant-demo-server-side-key")
         self.openai_key = os.environ.get("OPENAI_API_KEY", "sk-demo-openai-server-side-key")
         self.url = f"http://127.0.0.1:{self.port}"
+        # A fresh spend ledger per run, so today's budgets start empty.
+        self.ledger_dir = tempfile.mkdtemp(prefix="agentgateway-demo-")
+        self.env.setdefault("SPEND_LEDGER", os.path.join(self.ledger_dir, "spend.db"))
 
     def start(self) -> None:
         config = ROOT / ("examples/demo-anthropic.yaml" if self.real else "config.yaml")
@@ -189,6 +193,140 @@ class Demo:
         r = call("POST", f"{self.url}/v1/chat/completions", b"[", {"content-type": "application/json"})
         print(f"   OpenAI route, bad JSON    -> {r.status_code} {r.text[:110]}")
 
+    def rate_limits(self) -> None:
+        section("Rate limiting (localRateLimit: 10 requests a minute on /ratelimited)")
+        if self.real:
+            print("   skipped: examples/demo-anthropic.yaml has no rate-limited route (12 real calls would cost money)")
+            return
+        print("   Sending 12 rapid requests (the seed's test) with the Anthropic SDK...")
+        client = anthropic.Anthropic(base_url=f"{self.url}/ratelimited", api_key="unused", max_retries=0)
+        ok = limited = 0
+        for i in range(1, 13):
+            try:
+                raw = client.messages.with_raw_response.create(
+                    model=MODEL, max_tokens=16, messages=[{"role": "user", "content": f"request {i}"}])
+                ok += 1
+                print(f"   Request {i:2}/12: 200 success      x-ratelimit-remaining "
+                      f"{raw.headers.get('x-ratelimit-remaining')}")
+            except anthropic.RateLimitError as e:
+                limited += 1
+                print(f"   Request {i:2}/12: 429 {e.body['error']['message'] if isinstance(e.body, dict) else e}"
+                      f"  (refill in {e.response.headers.get('x-ratelimit-reset')} s)")
+        print(f"   Results: {ok} successful, {limited} rate limited (the bucket holds 10; the seed's "
+              f"write-up printed 9/3)")
+        metrics = call("GET", f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics").text
+        for line in metrics.splitlines():
+            if line.startswith("agentgateway_rate_limit_rejections_total{"):
+                print("   " + line)
+
+    def access(self) -> None:
+        section("Access control: gateway API keys (apiKey) on /team, spend billed to the key's user")
+        alice = os.environ.get("ALICE_GATEWAY_KEY", "gw-demo-alice-key")
+        body = {"model": MODEL, "max_tokens": 32, "messages": [{"role": "user", "content": "Hello from the team"}]}
+        r = post_json(f"{self.url}/team/v1/messages", body)
+        print(f"   no gateway key      -> {r.status_code} {r.json()['error']['type']}: {r.json()['error']['message']}")
+        r = post_json(f"{self.url}/team/v1/messages", body, headers={"authorization": "Bearer gw-guessed-key"})
+        print(f"   a wrong key         -> {r.status_code} {r.json()['error']['type']}: {r.json()['error']['message']}")
+        r = post_json(f"{self.url}/team/v1/messages", body, headers={"authorization": f"Bearer {alice}"})
+        print(f"   alice's key         -> {r.status_code} {r.json()['content'][0]['text'][:60]!r}")
+        if not self.real:
+            seen = r.headers.get("x-mock-auth-key-sha256")
+            print(f"   the provider saw key sha256 {seen}: "
+                  f"{'the gateway server key' if seen == digest(self.anthropic_key) else 'NOT the server key'}"
+                  f" (alice's gateway key hashes to {digest(alice)}, never forwarded)")
+        admin = f"http://127.0.0.1:{self.ports['ADMIN_ADDR']}"
+        for _ in range(30):  # the ledger flushes in the background
+            spend = call("GET", f"{admin}/api/spend?group_by=user,team")
+            users = spend.json().get("groups", {}).get("user", {}).get("rows", []) if spend.status_code == 200 else []
+            if spend.status_code != 200 or users:
+                break
+            time.sleep(0.2)
+        if spend.status_code == 200:
+            for row in users:
+                print(f"   billed: user {row['key']}: {row['requests']} request(s), ${row['costUsd']}")
+        else:
+            print(f"   the key's metadata makes the request user=alice team=research; the per-user spend report "
+                  f"needs config.ledger (admin /api/spend answered {spend.status_code})")
+
+    def _spend_client(self, user: str) -> anthropic.Anthropic:
+        """The Anthropic SDK with `user`'s gateway key (config.yaml route `spend`): the key says who pays."""
+        return anthropic.Anthropic(base_url=f"{self.url}/spend", max_retries=0,
+                                   api_key=f"gw-demo-{user}-spend-key")
+
+    def budgets(self) -> None:
+        section("Budgets: per-user USD limits, enforced before the provider is called")
+        if self.real:
+            print("   skipped: examples/demo-anthropic.yaml has no budget route (real calls cost money)")
+            return
+        print("   config.yaml: alice $0.05/day, bob $0.10/day, charlie $0.0003/day (claude-haiku-4-5 list prices)")
+        for user, count in (("alice", 2), ("bob", 2), ("charlie", 6)):
+            client = self._spend_client(user)
+            for i in range(1, count + 1):
+                try:
+                    msg = client.messages.create(model=MODEL, max_tokens=20, messages=[
+                        {"role": "user", "content": f"{user} asks question {i}"}])
+                    print(f"   {user:8} request {i}: 200  {msg.usage.input_tokens} in / "
+                          f"{msg.usage.output_tokens} out tokens")
+                except anthropic.RateLimitError as e:
+                    err = e.body.get("error", {}) if isinstance(e.body, dict) else {}
+                    print(f"   {user:8} request {i}: 429 {err.get('type')}: {err.get('message')}")
+        rows = self._spend("user")
+        for row in rows:
+            if row["key"] in ("alice", "bob", "charlie"):
+                print(f"   spent today: {row['key']:8} ${row['costUsd']} over {row['requests']} request(s)")
+
+    def _spend(self, group: str) -> list[dict[str, Any]]:
+        """Rows of admin /api/spend once the ledger's background writer has flushed (1 s)."""
+        admin = f"http://127.0.0.1:{self.ports['ADMIN_ADDR']}"
+        time.sleep(1.2)
+        r = call("GET", f"{admin}/api/spend?group_by={group}")
+        rows: list[dict[str, Any]] = r.json()["groups"][group]["rows"] if r.status_code == 200 else []
+        return rows
+
+    def chargeback(self) -> None:
+        section("Chargeback: spend per user, team, model and day from the ledger")
+        if self.real:
+            print("   skipped in real-provider mode")
+            return
+        people = ("alice", "bob", "charlie", "diana", "eve", "frank", "grace", "henry")
+        sent = 0
+        for n, user in enumerate(people):
+            client = self._spend_client(user)
+            for i in range(n % 3 + 1):
+                try:
+                    client.messages.create(model=MODEL, max_tokens=40, messages=[
+                        {"role": "user", "content": f"Quarterly summary {i} for {user} " * (n + 1)}])
+                    sent += 1
+                except anthropic.RateLimitError:
+                    pass  # charlie is out of budget: refused, recorded at $0
+        print(f"   {sent} requests from {len(people)} users in 6 teams; report (`agentgateway report`, reading "
+              "the ledger file; it needs no running gateway):")
+        time.sleep(1.2)  # the ledger flush interval
+        # `-f config.yaml`: the ledger path and the team budgets (for the forecast) come from the config.
+        out = subprocess.run([sys.executable, "-m", "gateway", "report", "-f", "config.yaml",
+                              "--by", "user,team,model,day"], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                             timeout=60)
+        print("\n".join("   " + line for line in (out.stdout or out.stderr).splitlines()))
+
+    def pii(self) -> None:
+        section("Privacy: PII masked in the gateway (promptGuard on /private)")
+        if self.real:
+            print("   skipped: examples/demo-anthropic.yaml has no /private route")
+            return
+        client = anthropic.Anthropic(base_url=f"{self.url}/private", api_key="unused", max_retries=0)
+        prompts = ["My SSN is 123-45-6789, file my taxes", "Charge card 4111-1111-1111-1111 for $20",
+                   "Mail jane.doe@example.com or +1 415-555-0134"]
+        for prompt in prompts:
+            reply = client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": prompt}])
+            block = reply.content[0]
+            received = block.text.split("You said: ", 1)[-1] if block.type == "text" else ""
+            print(f"   client sent       : {prompt!r}")
+            print(f"   provider received : {received!r}  (the mock echoes what it got)")
+        text = call("GET", f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics").text
+        for line in text.splitlines():
+            if line.startswith("agentgateway_guardrail_detections_total{"):
+                print("   " + line)
+
     def observability(self) -> None:
         section("Metrics (Prometheus, agentgateway names)")
         text = call("GET", f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics").text
@@ -199,8 +337,7 @@ class Demo:
 
     def not_yet(self) -> None:
         section("Not built yet (tracked as issues)")
-        for name in ("PII redaction (promptGuard)", "rate limits (localRateLimit)", "budgets",
-                     "cost tracking and chargeback", "multi-provider failover and translation",
+        for name in ("multi-provider failover and translation",
                      "OpenTelemetry tracing"):
             print(f"   - {name}")
 
@@ -213,6 +350,11 @@ def main() -> int:
         demo.streaming()
         demo.openai_client()
         demo.errors()
+        demo.rate_limits()
+        demo.access()
+        demo.pii()
+        demo.budgets()
+        demo.chargeback()
         demo.observability()
         demo.not_yet()
     finally:

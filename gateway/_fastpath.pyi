@@ -1,5 +1,6 @@
 """Types of the compiled hot path; mirrors gateway/fastpath_py.py exactly."""
 
+from collections.abc import Sequence
 from typing import Final
 
 FORMAT_OPENAI: Final[int]
@@ -55,3 +56,14 @@ class TokenBucket:
     def debit(self, n: int, now: float) -> None: ...
     def remaining(self, now: float) -> int: ...
     def reset_after(self, now: float) -> float: ...
+
+PII_SSN: Final[int]
+PII_CREDIT_CARD: Final[int]
+PII_PHONE: Final[int]
+PII_EMAIL: Final[int]
+PII_CA_SIN: Final[int]
+PII_ALL: Final[int]
+PII_KIND_COUNT: Final[int]
+
+def scan_pii(text: str, kinds: int) -> list[tuple[int, int, int]]: ...
+def mask_pii(text: str, kinds: int, labels: Sequence[str]) -> tuple[str, list[int]]: ...

@@ -493,3 +493,9 @@ cdef class TokenBucket:
         self._refill(now)
         r = self._refill_at - now
         return r if r > 0.0 else 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# PII scanner (kept in its own file so this module stays readable)
+
+include "_fastpath_pii.pxi"

@@ -12,10 +12,12 @@ from gateway import __version__
 from gateway.admin.servers import Readiness, admin_handler, stats_handler
 from gateway.config.model import FrontendHTTP, GatewayConfig, HostPort
 from gateway.fastpath import IMPL as FASTPATH_IMPL
+from gateway.ledger.api import spend_api
 from gateway.proxy.gateway import Gateway
 from gateway.server.server import shutdown, start_server
 from gateway.server.state import ServerState
 from gateway.server.types import Handler
+from gateway.telemetry.access_log import python_level
 
 log = logging.getLogger("agentgateway")
 
@@ -23,7 +25,7 @@ log = logging.getLogger("agentgateway")
 _MGMT_HTTP = FrontendHTTP(max_buffer_size=64 * 1024, http1_idle_timeout=60.0)
 _MGMT_DRAIN = 1.0
 # `config:` keys the loader accepts for later features but that nothing applies yet.
-_NOT_APPLIED = ("tracing", "logging", "metrics", "histograms", "sensitiveHeaders", "workerThreads",
+_NOT_APPLIED = ("histograms", "sensitiveHeaders", "workerThreads",
                 "connectionMinTerminationDeadline")
 
 
@@ -47,11 +49,14 @@ class App:
         for key in _NOT_APPLIED:
             if key in extra:
                 log.warning("config.%s is accepted but not applied by this gateway yet", key)
+        if proc.telemetry.logging.level != "info":  # info is the default; LOG_LEVEL may still lower it
+            logging.getLogger().setLevel(python_level(proc.telemetry.logging.level))
         await self.gateway.start()
+        self.gateway.metrics.watch_connections(lambda: self._state.connections_accepted)
         mgmt: list[tuple[HostPort | None, Handler, str]] = [
             (proc.readiness_addr, self.readiness.handle, "readiness"),
             (proc.stats_addr, stats_handler(self.gateway.metrics), "stats"),
-            (proc.admin_addr, admin_handler(self._config_dump, self.stopping.set), "admin"),
+            (proc.admin_addr, admin_handler(self._config_dump, self.stopping.set, spend_api(proc.cost)), "admin"),
         ]
         for addr, handler, name in mgmt:
             if addr is not None:
@@ -84,6 +89,7 @@ class App:
         await shutdown(self._servers, self._state, deadline)
         await shutdown(self._mgmt_servers, self._mgmt_state, _MGMT_DRAIN)
         await self.gateway.close()
+        await self.gateway.telemetry.close()  # flush access log and spans after the last request
 
     async def run(self) -> int:
         await self.start()

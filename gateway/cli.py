@@ -35,6 +35,11 @@ def _load(args: argparse.Namespace) -> GatewayConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:  # `agentgateway report ...`: chargeback from the ledger file
+        from gateway.ledger.report import main as report_main
+
+        return report_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.plain_version:
         print(__version__)

@@ -58,6 +58,7 @@ class GatewayError(Exception):
     status = 500
     reason = "Internal"  # agentgateway's ProxyResponseReason, for metrics and logs
     code = "internal_error"  # OpenAI-style machine code
+    openai_type: str | None = None  # overrides the status's OpenAI error `type` (e.g. insufficient_quota)
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -117,6 +118,69 @@ class BadUpstreamResponse(GatewayError):
     code = "invalid_upstream_response"
 
 
+class AuthenticationFailed(GatewayError):
+    """401 from jwtAuth (agentgateway body `authentication failure: ...`)."""
+
+    status = 401
+    reason = "JwtAuth"
+    code = "authentication_failed"
+
+
+class ApiKeyAuthFailed(AuthenticationFailed):
+    reason = "APIKeyAuth"
+
+
+class BasicAuthFailed(AuthenticationFailed):
+    reason = "BasicAuth"
+
+
+class AuthorizationFailed(GatewayError):
+    """403 from `authorization` rules or an API key's `allowedModels`."""
+
+    status = 403
+    reason = "Authorization"
+    code = "authorization_failed"
+
+
+class RateLimited(GatewayError):
+    """429 from localRateLimit (agentgateway body `rate limit exceeded` + x-ratelimit-* headers)."""
+
+    status = 429
+    reason = "RateLimit"
+    code = "rate_limit_exceeded"
+
+
+class BudgetExhausted(GatewayError):
+    """429 from the budget policy: the user's or team's spend limit for the period is used up."""
+
+    status = 429
+    reason = "Budget"
+    code = "insufficient_quota"
+    openai_type = "insufficient_quota"  # what OpenAI itself answers when an account is out of credit
+
+
+class UnpricedModel(GatewayError):
+    """400: `pricing.unknownModel: reject` and the model has no price in the catalog."""
+
+    status = 400
+    reason = "InvalidRequest"
+    code = "model_not_priced"
+
+
+class GuardRejected(GatewayError):
+    """A promptGuard `reject`: answered with the guard's own status, body and headers, verbatim in
+    every client format (agentgateway sends the configured body as is; no content-type unless set)."""
+
+    status = 403
+    reason = "Guardrail"
+    code = "guardrail_rejected"
+
+    def __init__(self, status: int, body: bytes, headers: Headers) -> None:
+        super().__init__("request rejected by a guardrail", status=status)
+        self.body = body
+        self.headers = list(headers)
+
+
 class NotImplementedYet(GatewayError):
     status = 501
     reason = "Internal"
@@ -126,8 +190,11 @@ class NotImplementedYet(GatewayError):
 def render(err: GatewayError, fmt: ClientFormat) -> tuple[int, Headers, bytes]:
     """Status, headers and body for `err` in the client's own API shape."""
     headers = list(err.headers)
+    if isinstance(err, GuardRejected):
+        return err.status, headers, err.body
     if fmt is ClientFormat.OPENAI:
-        err_type = _OPENAI_TYPES.get(err.status, "server_error" if err.status >= 500 else "invalid_request_error")
+        err_type = err.openai_type or _OPENAI_TYPES.get(
+            err.status, "server_error" if err.status >= 500 else "invalid_request_error")
         body = orjson.dumps({"error": {"message": err.message, "type": err_type, "code": err.code}})
         return err.status, _JSON + headers, body
     if fmt is ClientFormat.ANTHROPIC:

@@ -24,11 +24,20 @@ __all__ = (
     "FORMAT_OPENAI",
     "IMPL",
     "NO_EXTENSIONS",
+    "PII_ALL",
+    "PII_CA_SIN",
+    "PII_CREDIT_CARD",
+    "PII_EMAIL",
+    "PII_KIND_COUNT",
+    "PII_PHONE",
+    "PII_SSN",
     "SseParser",
     "TokenBucket",
     "UsageAccumulator",
     "c_impl",
+    "mask_pii",
     "py_impl",
+    "scan_pii",
 )
 
 NO_EXTENSIONS = bool(os.environ.get("GATEWAY_NO_EXTENSIONS"))
@@ -54,9 +63,18 @@ if TYPE_CHECKING:
     from gateway.fastpath_py import (
         FORMAT_ANTHROPIC,
         FORMAT_OPENAI,
+        PII_ALL,
+        PII_CA_SIN,
+        PII_CREDIT_CARD,
+        PII_EMAIL,
+        PII_KIND_COUNT,
+        PII_PHONE,
+        PII_SSN,
         SseParser,
         TokenBucket,
         UsageAccumulator,
+        mask_pii,
+        scan_pii,
     )
 else:
     _impl = c_impl if c_impl is not None else py_impl
@@ -65,3 +83,12 @@ else:
     TokenBucket = _impl.TokenBucket
     FORMAT_OPENAI = _impl.FORMAT_OPENAI
     FORMAT_ANTHROPIC = _impl.FORMAT_ANTHROPIC
+    scan_pii = _impl.scan_pii
+    mask_pii = _impl.mask_pii
+    PII_SSN = _impl.PII_SSN
+    PII_CREDIT_CARD = _impl.PII_CREDIT_CARD
+    PII_PHONE = _impl.PII_PHONE
+    PII_EMAIL = _impl.PII_EMAIL
+    PII_CA_SIN = _impl.PII_CA_SIN
+    PII_ALL = _impl.PII_ALL
+    PII_KIND_COUNT = _impl.PII_KIND_COUNT

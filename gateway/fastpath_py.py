@@ -11,6 +11,7 @@ Three hot-path pieces:
   to *observe* a streamed LLM response; the gateway forwards the raw chunks untouched.
 * ``UsageAccumulator``: token usage from OpenAI / Anthropic stream events or bodies.
 * ``TokenBucket``: agentgateway ``localRateLimit`` bucket with discrete refills.
+* ``scan_pii`` / ``mask_pii``: the PII scanner, kept in ``gateway/pii_py.py`` and re-exported here.
 """
 
 from __future__ import annotations
@@ -19,10 +20,31 @@ import math
 
 import orjson
 
+from gateway.pii_py import (
+    PII_ALL,
+    PII_CA_SIN,
+    PII_CREDIT_CARD,
+    PII_EMAIL,
+    PII_KIND_COUNT,
+    PII_PHONE,
+    PII_SSN,
+    mask_pii,
+    scan_pii,
+)
+
 __all__ = (
     "DEFAULT_MAX_EVENT_SIZE",
     "FORMAT_ANTHROPIC",
     "FORMAT_OPENAI",
+    "PII_ALL",
+    "PII_CA_SIN",
+    "PII_CREDIT_CARD",
+    "PII_EMAIL",
+    "PII_KIND_COUNT",
+    "PII_PHONE",
+    "PII_SSN",
+    "mask_pii",
+    "scan_pii",
     "SseParser",
     "TokenBucket",
     "UsageAccumulator",

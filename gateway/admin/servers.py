@@ -5,7 +5,7 @@ They run on the same front end as the gateway, each with its own tiny handler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -50,9 +50,16 @@ def stats_handler(metrics: Metrics) -> Handler:
     return handle
 
 
-def admin_handler(config_dump: Callable[[], dict[str, Any]], quit: Callable[[], None]) -> Handler:
+def admin_handler(config_dump: Callable[[], dict[str, Any]], quit: Callable[[], None],
+                  spend: Callable[[Request], Awaitable[tuple[int, bytes]]] | None = None) -> Handler:
     async def handle(req: Request, resp: Responder) -> None:
-        if req.path in ("/config_dump", "/config"):
+        if req.path == "/api/spend" and spend is not None:  # chargeback JSON (gateway/ledger/api.py)
+            if req.method != "GET":
+                resp.send(405, _TEXT, b"method not allowed\n")
+                return
+            status, body = await spend(req)
+            resp.send(status, _JSON, body)
+        elif req.path in ("/config_dump", "/config"):
             if req.method not in ("GET", "HEAD"):
                 resp.send(405, _TEXT, b"method not allowed\n")
                 return

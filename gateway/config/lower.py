@@ -11,9 +11,12 @@ from dataclasses import dataclass, field, replace
 
 from . import model as m
 from .lower_backends import named_backends
+from .lower_cost import lower_cost
 from .lower_llm import lower_llm
 from .lower_policies import duration
+from .lower_ratelimit import standard_attributes
 from .lower_routes import route
+from .lower_telemetry import lower_telemetry
 from .reader import NOT_SUPPORTED, Ctx, Section
 from .schema import SchemaNode
 from .values import parse_listen_addr
@@ -26,7 +29,7 @@ _ADDRS = {
     "readinessAddr": ("READINESS_ADDR", False, "readiness_addr"),
 }
 _EXTRA_CONFIG = (
-    "tracing", "logging", "metrics", "modelCatalog", "standardAttributes", "histograms",
+    "histograms",
     "sensitiveHeaders", "workerThreads", "connectionMinTerminationDeadline",
 )  # fmt: skip
 _DEFAULT_GATEWAY = "default"
@@ -54,8 +57,8 @@ def _process(ctx: Ctx, root: Section, env: Mapping[str, str]) -> m.ProcessConfig
         was_set, addr = _addr(sec, key, env, ctx)
         if was_set:
             fields[attr] = addr
-    if sec is None:
-        return m.ProcessConfig(**fields)  # type: ignore[arg-type]
+    if sec is None:  # env alone may still turn tracing on
+        return m.ProcessConfig(**fields, telemetry=lower_telemetry(None, env))  # type: ignore[arg-type]
     deadline = duration(sec, "connectionTerminationDeadline")
     if deadline is not None:
         fields["connection_termination_deadline"] = deadline
@@ -66,6 +69,9 @@ def _process(ctx: Ctx, root: Section, env: Mapping[str, str]) -> m.ProcessConfig
             if value is not None:
                 fields[attr] = value
         fields["pool_max_size"] = backend.integer("poolMaxSize")
+    fields["standard_attributes"] = standard_attributes(sec)
+    fields["cost"] = lower_cost(sec)
+    fields["telemetry"] = lower_telemetry(sec, env)
     extra = tuple((k, sec.opaque(k)) for k in _EXTRA_CONFIG if sec.has(k))
     return m.ProcessConfig(**fields, extra=extra)  # type: ignore[arg-type]
 

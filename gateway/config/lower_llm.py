@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from . import model as m
+from .lower_auth import auth_fields
 from .lower_backends import merge_policies
+from .lower_guard import prompt_guard
 from .lower_policies import backend_auth, backend_tls, cors, header_modifier, secret
+from .lower_ratelimit import local_rate_limit
 from .lower_routes import header_matches
 from .reader import NOT_SUPPORTED, Section, type_name
 from .values import parse_base_url, parse_host_port
@@ -120,12 +123,14 @@ def _model_policies(sec: Section, template: _Template) -> m.Policies:
     tls_key = "backendTLS" if sec.has("backendTLS") else "tls"
     defaults = tuple((k, plain(v)) for k, _, _, v in sec.entries("defaults"))
     overrides = tuple((k, plain(v)) for k, _, _, v in sec.entries("overrides"))
+    guard = prompt_guard(sec.section("guardrails", "promptGuard"))
     own = m.Policies(
         request_header_modifier=header_modifier(sec.section("requestHeaders", "headerModifier")),
         response_header_modifier=header_modifier(sec.section("responseHeaders", "headerModifier")),
         backend_auth=backend_auth(sec.section("auth", "backendAuth")),
         backend_tls=backend_tls(sec.section(tls_key, "backendTLS")),
-        ai=m.AIPolicy(defaults=defaults, overrides=overrides) if defaults or overrides else None,
+        ai=m.AIPolicy(defaults=defaults, overrides=overrides, prompt_guard=guard)
+        if defaults or overrides or guard else None,
     )
     return merge_policies(template.policies, own)
 
@@ -255,6 +260,12 @@ def lower_llm(llm: Section) -> tuple[int, m.Route]:
     ordered = tuple(mdl for _, mdl in sorted(enumerate(models), key=_specificity))
     policies_sec = llm.section("policies", "llmPolicies")
     policies = m.Policies(cors=cors(policies_sec.section("cors", "cors"))) if policies_sec else m.Policies()
+    if policies_sec is not None:
+        policies = replace(policies, local_rate_limit=local_rate_limit(policies_sec))
+        policies = replace(policies, **auth_fields(policies_sec))
+        guard = prompt_guard(policies_sec.section("guardrails", "promptGuard"))
+        if guard is not None:
+            policies = replace(policies, ai=m.AIPolicy(prompt_guard=guard))
     route = m.Route(name="llm", policies=policies, backends=(m.RouteBackend(m.ModelRouter(ordered)),))
     port = llm.integer("port", 0, 65535)
     return (DEFAULT_LLM_PORT if port is None else port), route

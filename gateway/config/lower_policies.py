@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import model as m
+from .lower_auth import auth_fields
+from .lower_guard import prompt_guard
+from .lower_ratelimit import local_rate_limit
 from .reader import Section, type_name
 from .values import parse_duration
 from .yamlnodes import YMap, YScalar, plain
@@ -128,6 +131,7 @@ def ai_policy(sec: Section | None) -> m.AIPolicy | None:
         model_aliases=_model_aliases(sec),
         prompts_prepend=_messages(prompts, "prepend") if prompts else (),
         prompts_append=_messages(prompts, "append") if prompts else (),
+        prompt_guard=prompt_guard(sec.section("promptGuard", "promptGuard")),
     )
 
 
@@ -179,6 +183,8 @@ def route_policies(sec: Section | None) -> m.Policies:
         backend_auth=backend_auth(sec.section("backendAuth", "backendAuth")),
         backend_tls=backend_tls(sec.section("backendTLS", "backendTLS")),
         ai=ai_policy(sec.section("ai", "ai")),
+        local_rate_limit=local_rate_limit(sec),
+        **auth_fields(sec),
     )
 
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
+
+from .model_cost import CostConfig
+from .model_telemetry import TelemetryConfig
+
+if TYPE_CHECKING:  # model_auth imports Secret from here, so annotations only
+    from .model_auth import ApiKeyAuth, Authorization, BasicAuth, JwtAuth
+    from .model_guard import PromptGuard
 
 
 class Secret:
@@ -92,6 +99,23 @@ class ProcessConfig:
     # Accepted `config:` keys applied by later issues (tracing, logging, metrics, modelCatalog, ...):
     # (camelCase key, plain YAML data) in file order.
     extra: tuple[tuple[str, Any], ...] = ()
+    # config.standardAttributes: how the request's user and group (team) are derived.
+    standard_attributes: StandardAttributes | None = None
+    # config.modelCatalog, config.pricing, config.budgets, config.ledger (model_cost.py).
+    cost: CostConfig = field(default_factory=CostConfig)
+    # config.tracing, config.logging, config.metrics (model_telemetry.py).
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+
+
+@dataclass(frozen=True)
+class StandardAttributes:
+    """config.standardAttributes. Expressions are gateway.cel.Expression, compiled at load."""
+
+    user: Any = None
+    group: Any = None
+    # Our extension: without an expression, take the user from `x-user-id` and the group from
+    # `x-team-id`. Only safe behind an authenticating proxy that sets (and strips) these headers.
+    trust_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +199,25 @@ class AIPolicy:
     model_aliases: tuple[tuple[str, str], ...] = ()
     prompts_prepend: tuple[PromptMessage, ...] = ()
     prompts_append: tuple[PromptMessage, ...] = ()
+    prompt_guard: PromptGuard | None = None  # promptGuard (model_guard.py, lower_guard.py)
+
+
+class RateLimitType(str, enum.Enum):
+    REQUESTS = "requests"
+    TOKENS = "tokens"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """One localRateLimit entry (a token bucket; agentgateway RateLimitSpec)."""
+
+    max_tokens: int
+    tokens_per_fill: int
+    fill_interval: float  # seconds
+    type: RateLimitType = RateLimitType.REQUESTS
+    # Our extension (agentgateway issue #1909): a gateway.cel.Expression; one bucket per value.
+    key: Any = None
+    max_keys: int = 10000  # bound on distinct key buckets (least recently used evicted first)
 
 
 @dataclass(frozen=True)
@@ -192,6 +235,12 @@ class Policies:
     backend_auth: BackendAuth | None = None
     backend_tls: BackendTLS | None = None
     ai: AIPolicy | None = None
+    local_rate_limit: tuple[RateLimit, ...] = ()
+    # Client authentication / authorization (model_auth.py, lower_auth.py).
+    jwt_auth: JwtAuth | None = None
+    basic_auth: BasicAuth | None = None
+    api_key: ApiKeyAuth | None = None
+    authorization: Authorization | None = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 _HEADER_MODIFIERS = {"requestHeaderModifier", "responseHeaderModifier"}
 _ROUTE_FIELDS = {"name", "hostnames", "matches", "policies", "backends"}
+_CLIENT_AUTH = {"jwtAuth", "basicAuth", "apiKey", "authorization"}
 
 # fmt: off
 SUPPORTED: dict[str, frozenset[str]] = {
@@ -23,8 +24,27 @@ SUPPORTED: dict[str, frozenset[str]] = {
             "adminAddr", "statsAddr", "readinessAddr", "connectionTerminationDeadline", "backend",
             "tracing", "logging", "metrics", "modelCatalog", "standardAttributes", "histograms",
             "sensitiveHeaders", "workerThreads", "connectionMinTerminationDeadline",
+            # Our extensions (cost controls, see README "Budgets and spend ledger").
+            "pricing", "budgets", "ledger",
         },
+        "pricing": {"builtinCatalog", "unknownModel"},
+        "budgets": {"users", "teams", "defaultUser", "defaultTeam", "timezone", "defaultMaxOutputTokens", "alerts"},
+        "budgetLimit": {"limit", "period"},
+        "budgetAlerts": {"thresholds", "webhook"},
+        "ledger": {"path", "flushInterval"},
         "config.backend": {"connectTimeout", "poolIdleTimeout", "poolMaxSize"},
+        # trustHeaders is our extension (README "Identity").
+        "standardAttributes": {"user", "group", "trustHeaders"},
+        # key and maxKeys are our extension (per-key buckets, agentgateway issue #1909).
+        "rateLimitSpec": {"maxTokens", "tokensPerFill", "fillInterval", "type", "key", "maxKeys"},
+        # Observability (lower_telemetry.py). logging.database is not supported.
+        "config.tracing": {
+            "otlpEndpoint", "headers", "otlpProtocol", "fields", "randomSampling", "clientSampling", "path",
+        },
+        "config.logging": {"filter", "fields", "level", "format"},
+        "config.metrics": {"remove", "fields"},
+        "telemetryFields": {"add", "remove"},
+        "metricFields": {"add"},
         "frontendPolicies": {"http"},
         "frontendPolicies.http": {"maxBufferSize", "http1MaxHeaders", "http1IdleTimeout"},
         # binds dialect
@@ -41,7 +61,9 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "nameValueMatch": {"name", "value"},
         "valueMatch": {"exact", "regex"},
         # policies
-        "routePolicies": _HEADER_MODIFIERS | {"cors", "timeout", "backendAuth", "backendTLS", "ai"},
+        "routePolicies": _HEADER_MODIFIERS | {"cors", "timeout", "backendAuth", "backendTLS", "ai"}
+        | {"localRateLimit"}
+        | _CLIENT_AUTH,
         "backendPolicies": _HEADER_MODIFIERS | {"backendAuth", "backendTLS", "ai"},
         "headerModifier": {"add", "set", "remove"},
         "cors": {
@@ -54,7 +76,15 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "authLocation": {"header"},
         "authHeader": {"name", "prefix"},
         "backendTLS": {"insecure", "root", "hostname"},
-        "ai": {"routes", "defaults", "overrides", "modelAliases", "prompts"},
+        "ai": {"routes", "defaults", "overrides", "modelAliases", "prompts", "promptGuard"},
+        # promptGuard / llm guardrails (lower_guard.py): regex guards; `labels` is our extension.
+        "promptGuard": {"streaming", "request", "response"},
+        "promptGuardRequest": {"regex", "scope", "rejection"},
+        "promptGuardResponse": {"regex", "rejection"},
+        "regexGuard": {"action", "rules", "labels"},
+        "regexRule": {"builtin", "pattern"},
+        "guardRejection": {"status", "body", "headers"},
+        "guardRejectionHeaders": {"set", "add"},
         "prompts": {"prepend", "append"},
         "promptMessage": {"role", "content"},
         # backends
@@ -71,10 +101,23 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "provider.azure": {"model", "resourceName", "resourceType", "apiVersion", "projectName"},
         # llm dialect
         "llm": {"port", "models", "providers", "policies"},
-        "llmPolicies": {"cors"},
+        "llmPolicies": {"cors"} | {"localRateLimit"} | _CLIENT_AUTH | {"guardrails"},
+        # client auth (lower_auth.py); CEL `expression` credential locations are not supported yet
+        "jwtAuth": {"mode", "location", "providers", "issuer", "audiences", "jwks", "jwtValidationOptions"},
+        "jwtProvider": {"issuer", "audiences", "jwks", "jwtValidationOptions"},
+        "jwtValidationOptions": {"requiredClaims"},
+        "fileOrUrl": {"file", "url"},
+        "basicAuth": {"htpasswd", "realm", "mode", "authorizationLocation"},
+        "apiKey": {"keys", "mode", "location"},
+        "apiKeyEntry": {"key", "keyHash", "metadata", "allowedModels"},
+        "credentialLocation": {"header", "queryParameter", "cookie"},
+        "credentialHeader": {"name", "prefix"},
+        "credentialName": {"name"},
+        "authorization": {"rules"},
+        "authRule": {"allow", "deny", "require"},
         "llmModel": {
             "name", "provider", "params", "matches", "visibility", "defaults", "overrides",
-            "requestHeaders", "responseHeaders", "backendTLS", "tls", "auth",
+            "requestHeaders", "responseHeaders", "backendTLS", "tls", "auth", "guardrails",
         },
         "llmProvider": {"name", "provider", "params", "defaults"},
         "llmProviderDefaults": {

@@ -14,11 +14,15 @@ called at three points of every request on that route:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gateway.config.model import AIBackend, GatewayConfig, Listener, Route, RouteType
 from gateway.errors import ClientFormat
 from gateway.server.types import Headers, Request
+
+# Exchange.policy_state key: the policies whose on_request started (they get on_complete).
+REACHED = "chain.reached"
 
 
 class BodyFilter(Protocol):
@@ -39,6 +43,7 @@ class Exchange:
         "route_type", "body", "body_changed", "backend", "provider", "request_model", "model",
         "response_model", "stream", "usage", "user", "team", "response_headers", "disconnected",
         "policy_state", "api_key", "jwt",
+        "error", "endpoint", "first_chunk_at", "span", "client_span",
     )
 
     def __init__(self, req: Request, started_at: float) -> None:
@@ -70,6 +75,14 @@ class Exchange:
         self.response_headers: Headers = []  # added to the response (success or error)
         self.disconnected = False  # the client went away before the response finished
         self.policy_state: dict[str, Any] = {}  # per-policy scratch (reservations, ...)
+        # Telemetry (gateway/telemetry): the refusal message, the upstream peer (PeerKey) of the
+        # last attempt, loop.time() of the first streamed chunk (TTFT), and the OpenTelemetry spans
+        # (None unless this request is traced).
+        self.error: str | None = None
+        self.endpoint: Any = None
+        self.first_chunk_at = 0.0
+        self.span: Any = None
+        self.client_span: Any = None
 
 
 class Services:
@@ -78,12 +91,27 @@ class Services:
     def __init__(self, config: GatewayConfig, metrics: Any) -> None:
         self.config = config
         self.metrics = metrics  # telemetry.metrics.Metrics
+        self._shared: dict[str, Any] = {}
+
+    def shared(self, key: str, factory: Callable[[], Any]) -> Any:
+        """One process-wide object per key, created on first use (e.g. the spend ledger, shared by
+        every route's policy); if it has async start()/close(), they run with ours."""
+        obj = self._shared.get(key)
+        if obj is None:
+            obj = self._shared[key] = factory()
+        return obj
 
     async def start(self) -> None:
         """Open what needs the running loop (stores, background writers)."""
+        for obj in self._shared.values():
+            if hasattr(obj, "start"):
+                await obj.start()
 
     async def close(self) -> None:
         """Flush and close; called once during drain, after in-flight requests finished."""
+        for obj in reversed(list(self._shared.values())):
+            if hasattr(obj, "close"):
+                await obj.close()
 
 
 class Policy:

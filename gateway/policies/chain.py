@@ -2,6 +2,7 @@
 
 The order is fixed here and nowhere else; each position has its reason:
 1. authentication (apiKey/jwtAuth/basicAuth), so everything after knows the user and team;
+   then identity (config.standardAttributes), which derives user/team from what auth verified;
 2. authorization rules, which need the identity;
 3. localRateLimit, after auth so per-user buckets key on a trusted identity, and before any
    work that costs money;
@@ -19,13 +20,32 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.config.model import Route
+from gateway.policies import (
+    api_key,
+    authorization,
+    basic_auth,
+    budget,
+    identity,
+    jwt_auth,
+    local_rate_limit,
+    prompt_guard,
+)
 from gateway.policies.base import Policy, Services
 
 # A builder looks at a route's lowered policies and returns its policy object, or None.
 PolicyBuilder = Callable[[Route, Services], "Policy | None"]
 
 # In the order above. Each policy module exposes one `build(route, services)`.
-BUILDERS: tuple[PolicyBuilder, ...] = ()
+BUILDERS: tuple[PolicyBuilder, ...] = (
+    jwt_auth.build,
+    basic_auth.build,
+    api_key.build,
+    identity.build,
+    authorization.build,
+    local_rate_limit.build,
+    prompt_guard.build,  # before budgets: a rejected prompt reserves nothing
+    budget.build,  # last: prices and reserves on the final model and body
+)
 
 
 def build_chain(route: Route, services: Services) -> tuple[Policy, ...]:

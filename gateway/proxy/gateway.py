@@ -38,7 +38,7 @@ from gateway.errors import (
 )
 from gateway.fastpath import FORMAT_ANTHROPIC, FORMAT_OPENAI, SseParser, UsageAccumulator
 from gateway.policies import cors as cors_policy
-from gateway.policies.base import BodyFilter, Exchange, Policy, Services
+from gateway.policies.base import REACHED, BodyFilter, Exchange, Policy, Services
 from gateway.policies.chain import build_chain
 from gateway.policies.headers import apply_header_modifier
 from gateway.proxy import llm
@@ -52,6 +52,7 @@ from gateway.proxy.forward import (
 from gateway.routing.router import BindRouter
 from gateway.server.types import Handler, Headers, Request, Responder
 from gateway.telemetry.metrics import Metrics
+from gateway.telemetry.recorder import Telemetry
 from gateway.upstream.pool import UpstreamPool, peer_key
 
 # A non-streaming LLM response is read whole (usage lives at its end); bound it.
@@ -63,9 +64,11 @@ _ACCEPT_IDENTITY = (b"accept-encoding", b"identity")
 class Gateway:
     def __init__(self, config: GatewayConfig, metrics: Metrics | None = None) -> None:
         self.config = config
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or Metrics(config.process.telemetry.metrics)
         self.services = Services(config, self.metrics)
-        self.pool = UpstreamPool(config.process)
+        self.telemetry = Telemetry(config, self.metrics)
+        self.pool = UpstreamPool(config.process, on_connect=self.metrics.observe_connect)
+        self.metrics.watch_pool(self.pool.occupancy)
         self.started_at = int(time.time())
         # Policy chains are built once per route; keyed by identity since routes are frozen values.
         self._chains: dict[int, tuple[Policy, ...]] = {}
@@ -82,18 +85,22 @@ class Gateway:
         bind_name = str(bind.port)
 
         loop = asyncio.get_event_loop
+        tracing = self.telemetry.tracing
 
         async def handle(req: Request, resp: Responder) -> None:
             ex = Exchange(req, loop().time())
-            chain: tuple[Policy, ...] = ()
+            if tracing is not None:
+                tracing.start_server(ex)  # the SERVER span, when this request is sampled
             try:
-                chain = await self._serve(router, req, resp, ex)
+                await self._serve(router, req, resp, ex)
             except GatewayError as err:
-                ex.reason = err.reason
+                ex.reason, ex.error = err.reason, err.message
                 self._send_error(resp, err, ex)
             finally:
-                ex.disconnected = resp.disconnected and not ex.status
-                for policy in chain:
+                ex.disconnected = resp.disconnected and not resp.complete
+                # Every policy whose on_request started settles, also when a later step raised
+                # (upstream failure, a later policy's refusal), so reservations are never leaked.
+                for policy in ex.policy_state.get(REACHED, ()):
                     policy.on_complete(ex)
                 self._record(ex, bind_name)
 
@@ -134,7 +141,10 @@ class Gateway:
 
     @staticmethod
     async def _run_request_policies(ex: Exchange, chain: tuple[Policy, ...]) -> None:
+        reached: list[Policy] = []
+        ex.policy_state[REACHED] = reached
         for policy in chain:
+            reached.append(policy)
             await policy.on_request(ex)
 
     @staticmethod
@@ -173,6 +183,7 @@ class Gateway:
         key = peer_key(be.target.host, be.target.port, be.tls or route_pol.backend_tls,
                        tls_on=be.tls is not None or route_pol.backend_tls is not None)
         timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
+        headers = self.telemetry.upstream_attempt(ex, headers, key)
         upstream = Upstream(self.pool.session(key), req.method, req.target.decode("latin-1"), headers,
                             req.body, timeout)
         up = await upstream.open()
@@ -209,6 +220,7 @@ class Gateway:
         port = backend.host_override.port if backend.host_override else spec.default_port
         key = peer_key(host, port, backend.tls or route_pol.backend_tls, tls_on)
         timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
+        headers = self.telemetry.upstream_attempt(ex, headers, key)
         upstream = Upstream(self.pool.session(key), req.method, path, headers, payload, timeout)
         up = await upstream.open()
         ex.status = up.status
@@ -234,8 +246,11 @@ class Gateway:
         parser = SseParser()
         usage = ex.usage
         resp.start(up.status, out)
+        clock = asyncio.get_running_loop().time
 
         def account(chunk: bytes) -> None:
+            if not ex.first_chunk_at:
+                ex.first_chunk_at = clock()  # time to first token: this chunk goes to the client now
             try:
                 for _event, data in parser.feed(chunk):
                     usage.feed_event(data)
@@ -304,7 +319,11 @@ class Gateway:
 
     @staticmethod
     def _modify_response_headers(headers: Headers, route_pol: Policies, be_pol: Policies, ex: Exchange) -> Headers:
-        headers.extend(ex.response_headers)
+        if ex.response_headers:
+            # The gateway's own headers (e.g. x-ratelimit-*) replace same-named upstream ones.
+            ours = {k for k, _ in ex.response_headers}
+            headers = [h for h in headers if h[0] not in ours]
+            headers.extend(ex.response_headers)
         for mod in (be_pol.response_header_modifier, route_pol.response_header_modifier):
             if mod is not None:
                 headers = apply_header_modifier(headers, mod)
@@ -326,20 +345,7 @@ class Gateway:
         resp.send(status, headers, body)
 
     def _record(self, ex: Exchange, bind_name: str) -> None:
-        route = ex.route.name if ex.route and ex.route.name else "unknown"
-        listener = ex.listener.name if ex.listener and ex.listener.name else "unknown"
-        self.metrics.count_request((ex.backend_name, ex.protocol, ex.req.method, str(ex.status), ex.reason,
-                                    bind_name, "unknown", listener, route))
-        usage = ex.usage
-        if usage is None:
-            return
-        req_model = ex.model or "unknown"
-        resp_model = ex.response_model or "unknown"
-        for kind, n in (("input", usage.total_input_tokens()), ("output", usage.output_tokens),
-                        ("input_cache_read", usage.cache_read_tokens),
-                        ("input_cache_write", usage.cache_write_tokens)):
-            if n:
-                self.metrics.observe_tokens((kind, "chat", ex.provider, req_model, resp_model, route), n)
+        self.telemetry.record(ex, bind_name)
 
 
 def _bearer_to_x_api_key(headers: Headers) -> Headers:

@@ -76,8 +76,9 @@ def test_env_overrides_addresses() -> None:
 
 
 def test_process_defaults_and_extra() -> None:
-    cfg = load_config_text("config:\n  logging: {level: debug}\n  metrics: {remove: [a]}\n")
-    assert cfg.process.extra == (("logging", {"level": "debug"}), ("metrics", {"remove": ["a"]}))
+    cfg = load_config_text("config:\n  logging: {level: debug}\n  histograms: native\n")
+    assert cfg.process.extra == (("histograms", "native"),)
+    assert cfg.process.telemetry.logging.level == "debug"
     assert cfg.process.admin_addr == m.HostPort("127.0.0.1", 15000)
     with pytest.raises(ConfigErrors, match=r'config.logging.levl: unknown field; did you mean "level"\?'):
         load_config_text("config:\n  logging: {levl: debug}\n")

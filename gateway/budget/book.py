@@ -1,0 +1,145 @@
+"""The budget book: spent and reserved nanodollars per user and per team, per period.
+
+All methods are synchronous and run on the event loop thread, so a check and the reservation it
+admits happen with no await in between: concurrent requests can never both take the last dollar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from gateway.budget.periods import rollup_column, window
+from gateway.config.model_cost import BudgetLimit, Budgets
+from gateway.pricing.catalog import usd
+
+# (scope, name, rollup column, period key) -> nanodollars, as loaded from the ledger's rollups.
+Totals = dict[tuple[str, str, str, str], int]
+
+
+class Account:
+    __slots__ = ("scope", "name", "limit", "period", "column", "key", "reset_at", "spent", "reserved", "alerted")
+
+    def __init__(self, scope: str, name: str, limit: BudgetLimit, column: str) -> None:
+        self.scope, self.name, self.column = scope, name, column
+        self.limit, self.period = limit.limit_nanos, limit.period
+        self.key = ""
+        self.reset_at: float | None = 0.0
+        self.spent = 0
+        self.reserved = 0
+        self.alerted: set[float] = set()
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.spent - self.reserved)
+
+    def reset_text(self) -> str:
+        if self.reset_at is None:
+            return "never (total budget)"
+        return datetime.fromtimestamp(self.reset_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def describe(self) -> str:
+        return (f"{self.scope} {self.name!r} budget exhausted: limit ${usd(self.limit):f} per {self.period.value} "
+                f"period, spent ${usd(self.spent):f}, resets {self.reset_text()}")
+
+
+@dataclass
+class Reservation:
+    accounts: tuple[Account, ...]
+    amount: int
+
+
+class BudgetExceeded(Exception):
+    def __init__(self, account: Account) -> None:
+        super().__init__(account.describe())
+        self.account = account
+
+
+@dataclass(frozen=True)
+class Alert:
+    account: Account
+    threshold: float
+    spent: int
+
+
+class BudgetBook:
+    def __init__(self, budgets: Budgets, initial: Totals | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._budgets = budgets
+        self._tz = ZoneInfo(budgets.timezone)
+        self._users = dict(budgets.users)
+        self._teams = dict(budgets.teams)
+        self._initial = initial or {}
+        self._clock = clock
+        self._accounts: dict[tuple[str, str], Account | None] = {}
+
+    def account(self, scope: str, name: str | None) -> Account | None:
+        """The account a user/team is charged to, or None when no limit applies to it."""
+        if name is None:
+            return None
+        key = (scope, name)
+        if key in self._accounts:
+            acc = self._accounts[key]
+        else:
+            acc = self._accounts[key] = self._open(scope, name)
+        if acc is not None:
+            self._roll(acc)
+        return acc
+
+    def _open(self, scope: str, name: str) -> Account | None:
+        if scope == "user":
+            limit = self._users.get(name, self._budgets.default_user)
+        else:
+            limit = self._teams.get(name, self._budgets.default_team)
+        if limit is None:
+            return None
+        return Account(scope, name, limit, rollup_column(limit.period, self._budgets.timezone))
+
+    def _roll(self, acc: Account) -> None:
+        now = self._clock()
+        if acc.reset_at is None or now < acc.reset_at:
+            return
+        key, _, end = window(acc.period, self._tz, now)
+        first = not acc.key
+        acc.key, acc.reset_at, acc.alerted = key, end, set()
+        # The first window resumes from the ledger; a later one starts from zero.
+        acc.spent = self._initial.get((acc.scope, acc.name, acc.column, key), 0) if first else 0
+
+    def reserve(self, user: str | None, team: str | None, amount: int) -> Reservation:
+        """Admit a request costing at most `amount` or raise BudgetExceeded naming the account."""
+        accounts = tuple(a for a in (self.account("user", user), self.account("team", team)) if a is not None)
+        for acc in accounts:
+            if acc.spent + acc.reserved + amount > acc.limit:
+                raise BudgetExceeded(acc)
+        for acc in accounts:
+            acc.reserved += amount
+        return Reservation(accounts, amount)
+
+    def settle(self, res: Reservation, actual: int) -> list[Alert]:
+        """Replace the reservation by the actual cost; returns thresholds crossed for the first time."""
+        alerts: list[Alert] = []
+        for acc in res.accounts:
+            acc.reserved -= res.amount
+            self._roll(acc)
+            acc.spent += actual
+            alerts.extend(self._crossed(acc, acc.spent))
+        res.amount = 0
+        return alerts
+
+    def refused(self, acc: Account) -> list[Alert]:
+        """A refusal means the budget is used up for practical purposes: fire every threshold up to 100%."""
+        return self._crossed(acc, max(acc.spent, acc.limit))
+
+    def _crossed(self, acc: Account, spent: int) -> list[Alert]:
+        out = []
+        for t in self._budgets.alerts.thresholds:
+            if t not in acc.alerted and spent >= acc.limit * t:
+                acc.alerted.add(t)
+                out.append(Alert(acc, t, acc.spent))
+        return out
+
+    def snapshot(self) -> list[Account]:
+        return [a for a in self._accounts.values() if a is not None]

@@ -1,0 +1,64 @@
+"""IR for cost controls: model prices, budgets and the spend ledger (`config.modelCatalog`,
+`config.pricing`, `config.budgets`, `config.ledger`). Amounts are integer nanodollars (USD x 1e9)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Period(str, enum.Enum):
+    DAILY = "daily"
+    WEEKLY = "weekly"  # ISO weeks, Monday 00:00 in the budget timezone
+    MONTHLY = "monthly"
+    TOTAL = "total"  # never resets
+
+
+class UnknownModel(str, enum.Enum):
+    ZERO_COST = "zeroCost"  # serve, charge 0, warn once per model, count it
+    REJECT = "reject"  # refuse before the provider call (only where budgets or the ledger apply)
+
+
+@dataclass(frozen=True)
+class BudgetLimit:
+    limit_nanos: int
+    period: Period = Period.MONTHLY
+
+
+@dataclass(frozen=True)
+class BudgetAlerts:
+    thresholds: tuple[float, ...] = (0.8, 1.0)  # fractions of the limit
+    webhook: str | None = None  # URL; POSTed JSON, asynchronously, with retries
+
+
+@dataclass(frozen=True)
+class Budgets:
+    users: tuple[tuple[str, BudgetLimit], ...] = ()
+    teams: tuple[tuple[str, BudgetLimit], ...] = ()
+    default_user: BudgetLimit | None = None
+    default_team: BudgetLimit | None = None
+    timezone: str = "UTC"
+    default_max_output_tokens: int = 4096
+    alerts: BudgetAlerts = field(default_factory=BudgetAlerts)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    path: str
+    flush_interval: float = 1.0  # seconds; a crash loses at most this much
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    # modelCatalog documents in order (plain data, already validated); later entries win.
+    catalogs: tuple[Any, ...] = ()
+    builtin_catalog: bool = True
+    unknown_model: UnknownModel = UnknownModel.ZERO_COST
+    budgets: Budgets | None = None
+    ledger: Ledger | None = None
+
+    @property
+    def active(self) -> bool:
+        """Cost accounting runs on LLM routes only when budgets or a ledger ask for it."""
+        return self.budgets is not None or self.ledger is not None
