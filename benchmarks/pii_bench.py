@@ -54,28 +54,33 @@ def _group(digits: str, sizes: tuple[int, ...], sep: str) -> str:
     return sep.join(out)
 
 
+def _ip(rng: random.Random) -> str:
+    return ".".join(str(rng.randrange(256)) for _ in range(4))
+
+
+def _timestamp_iso(rng: random.Random) -> str:
+    month, day, hour, minute = rng.randrange(1, 13), rng.randrange(1, 29), rng.randrange(24), rng.randrange(60)
+    return f"2024-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}"
+
+
+# Non-PII number shapes, by name (the false-positive table reports each).
+NON_PII: dict[str, Callable[[random.Random], str]] = {
+    "order id ORD-8": lambda r: f"ORD-{r.randrange(10**7, 10**8)}",
+    "unix timestamp": lambda r: str(r.randrange(1_600_000_000, 1_800_000_000)),
+    "ISO timestamp": _timestamp_iso,
+    "ISBN-13 hyphens": lambda r: f"978-{r.randrange(10)}-{r.randrange(10, 99)}-{r.randrange(100000, 999999)}-"
+                                 f"{r.randrange(10)}",
+    "price": lambda r: f"${r.randrange(1, 99999):,}.{r.randrange(100):02d}",
+    "version": lambda r: f"v{r.randrange(10)}.{r.randrange(30)}.{r.randrange(100)}",
+    "IPv4": _ip,
+    "9-digit id": lambda r: str(r.randrange(10**8, 10**9)),
+    "16-digit id": lambda r: str(r.randrange(10**15, 10**16)),
+    "3x4 digit groups": lambda r: f"{r.randrange(1000, 9999)} {r.randrange(1000, 9999)} {r.randrange(1000, 9999)}",
+}
+
+
 def non_pii_number(rng: random.Random) -> str:
-    kind = rng.randrange(10)
-    if kind == 0:
-        return f"ORD-{rng.randrange(10**7, 10**8)}"
-    if kind == 1:
-        return str(rng.randrange(1_600_000_000, 1_800_000_000))  # unix timestamp
-    if kind == 2:
-        month, day, hour, minute = rng.randrange(1, 13), rng.randrange(1, 29), rng.randrange(24), rng.randrange(60)
-        return f"2024-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}"
-    if kind == 3:
-        return f"978-{rng.randrange(10)}-{rng.randrange(10, 99)}-{rng.randrange(100000, 999999)}-{rng.randrange(10)}"
-    if kind == 4:
-        return f"${rng.randrange(1, 99999):,}.{rng.randrange(100):02d}"
-    if kind == 5:
-        return f"v{rng.randrange(10)}.{rng.randrange(30)}.{rng.randrange(100)}"
-    if kind == 6:
-        return ".".join(str(rng.randrange(256)) for _ in range(4))
-    if kind == 7:
-        return str(rng.randrange(10**8, 10**9))  # 9-digit id
-    if kind == 8:
-        return str(rng.randrange(10**15, 10**16))  # 16-digit id (tracking number)
-    return f"{rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
+    return rng.choice(list(NON_PII.values()))(rng)
 
 
 def pii_entity(rng: random.Random) -> str:
@@ -113,15 +118,19 @@ def corpus(rng: random.Random, size: int, with_pii: bool) -> tuple[str, list[str
     return "".join(parts), planted
 
 
-def throughput(fn: Callable[[str], object], text: str, min_seconds: float = 1.0) -> float:
+def throughput(fn: Callable[[str], object], text: str, rounds: int = 5, min_seconds: float = 0.3) -> float:
+    """Best of `rounds` timings (MB/s of UTF-8 input): the least disturbed by other load."""
     nbytes = len(text.encode())
-    runs, start = 0, time.perf_counter()
-    while runs < 50:
-        fn(text)
-        runs += 1
-        if time.perf_counter() - start >= min_seconds:
-            break
-    return nbytes * runs / (time.perf_counter() - start) / 1e6
+    best = 0.0
+    for _ in range(rounds):
+        runs, start = 0, time.perf_counter()
+        while runs < 50:
+            fn(text)
+            runs += 1
+            if time.perf_counter() - start >= min_seconds:
+                break
+        best = max(best, nbytes * runs / (time.perf_counter() - start) / 1e6)
+    return best
 
 
 def recall(mask: Callable[[str], str], planted: list[str]) -> float:
@@ -155,11 +164,21 @@ def main() -> None:
     for name, fn in impls:
         print(f"{name:<18} {throughput(fn, clean):>11.1f} {throughput(fn, dirty):>9.1f} "
               f"{recall(fn, planted):>7.1%} {fp_rate(fn, non_pii):>8.2%}")
-    for kinds_name, kinds in (("compiled, no caSin", 15),):
-        if fastpath.c_impl is not None:
-            fn = (lambda k: lambda t: fastpath.c_impl.mask_pii(t, k, LABELS)[0])(kinds)  # type: ignore[union-attr]
-            print(f"{kinds_name:<18} {throughput(fn, clean):>11.1f} {throughput(fn, dirty):>9.1f} "
-                  f"{recall(fn, planted):>7.1%} {fp_rate(fn, non_pii):>8.2%}")
+    impl = fastpath.c_impl or py
+
+    def no_sin(t: str) -> str:
+        return str(impl.mask_pii(t, 15, LABELS)[0])
+
+    def all_kinds(t: str) -> str:
+        return str(impl.mask_pii(t, impl.PII_ALL, LABELS)[0])
+
+    print(f"{'scanner, no caSin':<18} {throughput(no_sin, clean):>11.1f} {throughput(no_sin, dirty):>9.1f} "
+          f"{recall(no_sin, planted):>7.1%} {fp_rate(no_sin, non_pii):>8.2%}")
+    print(f"\nfalse positives by shape (2000 each):{'seed':>6} {'all kinds':>10} {'no caSin':>9}")
+    for name, gen in NON_PII.items():
+        tokens = [gen(rng) for _ in range(2000)]
+        print(f"  {name:<35} {fp_rate(seed_mask, tokens):>6.1%} {fp_rate(all_kinds, tokens):>10.1%} "
+              f"{fp_rate(no_sin, tokens):>9.1%}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ import anthropic
 import openai
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.e2e.otlp_receiver import GrpcReceiver  # noqa: E402 - a real OTLP collector for the trace demo
+
 MODEL = "claude-haiku-4-5-20251001"
 
 
@@ -104,6 +107,11 @@ class Demo:
         # A fresh spend ledger per run, so today's budgets start empty.
         self.ledger_dir = tempfile.mkdtemp(prefix="agentgateway-demo-")
         self.env.setdefault("SPEND_LEDGER", os.path.join(self.ledger_dir, "spend.db"))
+        # Traces go to a local OTLP receiver; with only the env endpoint set, a request is traced when
+        # its caller sends a sampled traceparent (clientSampling), as in agentgateway.
+        self.otlp = GrpcReceiver()
+        self.env.update(OTEL_EXPORTER_OTLP_ENDPOINT=self.otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY="200")
+        self.gateway_log = os.path.join(self.ledger_dir, "gateway.log")
 
     def start(self) -> None:
         config = ROOT / ("examples/demo-anthropic.yaml" if self.real else "config.yaml")
@@ -116,14 +124,16 @@ class Demo:
             self.procs.append(mock)
             wait_port(mock_port, mock)
             print(f"mock provider  : http://127.0.0.1:{mock_port} (speaks OpenAI and Anthropic)")
-        gw = subprocess.Popen([sys.executable, "-m", "gateway", "-f", str(config)], cwd=ROOT, env=self.env,
-                              stderr=subprocess.DEVNULL)
+        with open(self.gateway_log, "wb") as log:  # access-log lines, shown by observability()
+            gw = subprocess.Popen([sys.executable, "-m", "gateway", "-f", str(config)], cwd=ROOT, env=self.env,
+                                  stderr=log)
         self.procs.append(gw)
         wait_http(f"http://127.0.0.1:{self.ports['READINESS_ADDR']}/healthz/ready", gw)
         print(f"gateway        : {self.url} (config {config.relative_to(ROOT)})")
         print(f"upstream       : {'api.anthropic.com (real)' if self.real else 'the mock provider'}")
 
     def stop(self) -> None:
+        self.otlp.stop()
         for p in reversed(self.procs):
             p.terminate()
         for p in self.procs:
@@ -330,15 +340,45 @@ class Demo:
     def observability(self) -> None:
         section("Metrics (Prometheus, agentgateway names)")
         text = call("GET", f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics").text
+        families = sorted({line.split("{")[0].split(" ")[0] for line in text.splitlines()
+                           if line.startswith("agentgateway_gen_ai")})
+        print("   GenAI series: " + ", ".join(families))
         for line in text.splitlines():
             if line.startswith("agentgateway_requests_total{") or (
                     line.startswith("agentgateway_gen_ai_client_token_usage_sum{")):
                 print("   " + line)
+        self._trace()
+        section("Access log (stderr, agentgateway's fields; the last 3 lines)")
+        lines = [ln for ln in Path(self.gateway_log).read_text(errors="replace").splitlines() if "\trequest " in ln]
+        for line in lines[-3:]:
+            print("   " + line)
+
+    def _trace(self) -> None:
+        section("Trace of one request (OTLP to a local receiver; the caller's traceparent is followed)")
+        trace_id, parent = os.urandom(16).hex(), os.urandom(8).hex()
+        r = post_json(f"{self.url}/v1/chat/completions", {"model": "x", "messages": [
+            {"role": "user", "content": "trace me"}]}, {"traceparent": f"00-{trace_id}-{parent}-01"})
+        print(f"   POST /v1/chat/completions -> {r.status_code}; caller trace {trace_id}, caller span {parent}")
+        spans = [s for s in self.otlp.collected.wait_for(2, timeout=10) if s["trace_id"] == trace_id]
+        by_parent: dict[str, list[dict[str, Any]]] = {}
+        for s in spans:
+            by_parent.setdefault(s["parent_span_id"], []).append(s)
+
+        def show(span_id: str, depth: int) -> None:
+            for s in by_parent.get(span_id, []):
+                a = s["attributes"]
+                detail = ", ".join(f"{k}={a[k]}" for k in ("gen_ai.provider.name", "gen_ai.request.model",
+                                                            "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+                                                            "http.status", "http.response.status_code") if k in a)
+                print(f"   {'   ' * depth}└─ {s['kind']} {s['name']}  [{detail}]")
+                show(s["span_id"], depth + 1)
+
+        print(f"   caller span {parent}")
+        show(parent, 1)
 
     def not_yet(self) -> None:
         section("Not built yet (tracked as issues)")
-        for name in ("multi-provider failover and translation",
-                     "OpenTelemetry tracing"):
+        for name in ("multi-provider failover and translation",):
             print(f"   - {name}")
 
 

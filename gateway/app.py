@@ -56,7 +56,8 @@ class App:
         mgmt: list[tuple[HostPort | None, Handler, str]] = [
             (proc.readiness_addr, self.readiness.handle, "readiness"),
             (proc.stats_addr, stats_handler(self.gateway.metrics), "stats"),
-            (proc.admin_addr, admin_handler(self._config_dump, self.stopping.set, spend_api(proc.cost)), "admin"),
+            (proc.admin_addr, admin_handler(self._config_dump, self.stopping.set, spend_api(proc.cost),
+                                              log_level=self.gateway.telemetry.access_log.set_level), "admin"),
         ]
         for addr, handler, name in mgmt:
             if addr is not None:
@@ -86,6 +87,7 @@ class App:
         """Stop accepting, let in-flight requests (streams too) finish up to the deadline."""
         deadline = self.config.process.connection_termination_deadline
         log.info("draining (deadline %.1fs)", deadline)
+        self.readiness.pending.add("draining")  # load balancers stop sending while in-flight requests finish
         await shutdown(self._servers, self._state, deadline)
         await shutdown(self._mgmt_servers, self._mgmt_state, _MGMT_DRAIN)
         await self.gateway.close()

@@ -28,6 +28,7 @@ Validation beyond the shape (what a bare regex cannot do):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 PII_SSN = 1
@@ -43,6 +44,8 @@ _DIGITS = "0123456789"
 _LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _LABEL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# A possible number start: `\w` is exactly `_word` (str.isalnum() or "_"), the first half of _left_ok.
+_NUM_START = re.compile(r"(?<!\w)[0-9+(]")
 
 
 def _word(c: str) -> bool:
@@ -294,26 +297,52 @@ def _numeric(text: str, i: int, n: int, kinds: int) -> tuple[int, int]:
     return -1, 0
 
 
+def _email_start(text: str, i: int, n: int) -> int:
+    """Where the reference loop would try an email at or after i: the start of the local-part run
+    that ends at the next "@" (the only token start whose run can reach it); n when none."""
+    at = text.find("@", i)
+    while at >= 0:
+        s = at
+        while s > i and at - s <= 64 and text[s - 1] in _LOCAL:
+            s -= 1
+        if s < at and (s == 0 or (text[s - 1] not in _LOCAL and not _word(text[s - 1]))):
+            return s
+        at = text.find("@", at + 1)
+    return n
+
+
 def scan_pii(text: str, kinds: int) -> list[tuple[int, int, int]]:
-    """Every builtin entity of the `kinds` bitmask: sorted, non-overlapping (start, end, kind)."""
+    """Every builtin entity of the `kinds` bitmask: sorted, non-overlapping (start, end, kind).
+
+    Semantically a left-to-right walk trying every position (email first, then numbers); the
+    walk jumps between candidate positions (a regex finds number starts, str.find the "@"s).
+    """
     out: list[tuple[int, int, int]] = []
     n = len(text)
     i = 0
     numeric = kinds & (PII_SSN | PII_CREDIT_CARD | PII_PHONE | PII_CA_SIN)
+    email = n if not kinds & PII_EMAIL else -1
     while i < n:
-        c = text[i]
+        if email < i:
+            email = _email_start(text, i, n)
+        num = n
+        if numeric:
+            m = _NUM_START.search(text, i, min(n, email + 1))
+            num = m.start() if m else n
+        p = min(email, num)
+        if p >= n:
+            break
         e = -1
         kind = 0
-        if kinds & PII_EMAIL and c in _LOCAL and (i == 0 or (text[i - 1] not in _LOCAL and not _word(text[i - 1]))):
-            e = _email(text, i, n)
-            kind = PII_EMAIL
-        if e < 0 and numeric and (_digit(c) or c == "+" or c == "(") and _left_ok(text, i):
-            e, kind = _numeric(text, i, n, kinds)
+        if p == email:
+            e, kind = _email(text, p, n), PII_EMAIL
+        if e < 0 and p == num and _left_ok(text, p):
+            e, kind = _numeric(text, p, n, kinds)
         if e >= 0:
-            out.append((i, e, kind))
+            out.append((p, e, kind))
             i = e
         else:
-            i += 1
+            i = p + 1
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -50,10 +51,25 @@ def stats_handler(metrics: Metrics) -> Handler:
     return handle
 
 
+def _logging(req: Request, resp: Responder, set_level: Callable[[str], bool]) -> None:
+    """agentgateway's `POST /logging?level=debug`: change the log level at runtime."""
+    if req.method != "POST":
+        resp.send(405, _TEXT, b"method not allowed\n")
+        return
+    level = parse_qs(req.query).get("level", [""])[0].strip().lower()
+    if not set_level(level):
+        resp.send(400, _TEXT, b"expected ?level= one of trace, debug, info, warn, error, off\n")
+        return
+    resp.send(200, _TEXT, f"current log level is {level}\n".encode())
+
+
 def admin_handler(config_dump: Callable[[], dict[str, Any]], quit: Callable[[], None],
-                  spend: Callable[[Request], Awaitable[tuple[int, bytes]]] | None = None) -> Handler:
+                  spend: Callable[[Request], Awaitable[tuple[int, bytes]]] | None = None, *,
+                  log_level: Callable[[str], bool] | None = None) -> Handler:
     async def handle(req: Request, resp: Responder) -> None:
-        if req.path == "/api/spend" and spend is not None:  # chargeback JSON (gateway/ledger/api.py)
+        if req.path == "/logging" and log_level is not None:
+            _logging(req, resp, log_level)
+        elif req.path == "/api/spend" and spend is not None:  # chargeback JSON (gateway/ledger/api.py)
             if req.method != "GET":
                 resp.send(405, _TEXT, b"method not allowed\n")
                 return

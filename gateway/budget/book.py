@@ -21,7 +21,8 @@ Totals = dict[tuple[str, str, str, str], int]
 
 
 class Account:
-    __slots__ = ("scope", "name", "limit", "period", "column", "key", "reset_at", "spent", "reserved", "alerted")
+    __slots__ = ("scope", "name", "limit", "period", "column", "key", "reset_at", "spent", "reserved", "alerted",
+                 "next_alert")
 
     def __init__(self, scope: str, name: str, limit: BudgetLimit, column: str) -> None:
         self.scope, self.name, self.column = scope, name, column
@@ -31,6 +32,7 @@ class Account:
         self.spent = 0
         self.reserved = 0
         self.alerted: set[float] = set()
+        self.next_alert = 0  # spend at which the lowest threshold not yet alerted is crossed
 
     @property
     def remaining(self) -> int:
@@ -76,7 +78,7 @@ class BudgetBook:
         self._clock = clock
         self._accounts: dict[tuple[str, str], Account | None] = {}
 
-    def account(self, scope: str, name: str | None) -> Account | None:
+    def account(self, scope: str, name: str | None, now: float | None = None) -> Account | None:
         """The account a user/team is charged to, or None when no limit applies to it."""
         if name is None:
             return None
@@ -86,7 +88,7 @@ class BudgetBook:
         else:
             acc = self._accounts[key] = self._open(scope, name)
         if acc is not None:
-            self._roll(acc)
+            self._roll(acc, self._clock() if now is None else now)
         return acc
 
     def _open(self, scope: str, name: str) -> Account | None:
@@ -98,8 +100,7 @@ class BudgetBook:
             return None
         return Account(scope, name, limit, rollup_column(limit.period, self._budgets.timezone))
 
-    def _roll(self, acc: Account) -> None:
-        now = self._clock()
+    def _roll(self, acc: Account, now: float) -> None:
         if acc.reset_at is None or now < acc.reset_at:
             return
         key, _, end = window(acc.period, self._tz, now)
@@ -107,10 +108,17 @@ class BudgetBook:
         acc.key, acc.reset_at, acc.alerted = key, end, set()
         # The first window resumes from the ledger; a later one starts from zero.
         acc.spent = self._initial.get((acc.scope, acc.name, acc.column, key), 0) if first else 0
+        self._aim(acc)
+
+    def _aim(self, acc: Account) -> None:
+        pending = [acc.limit * t for t in self._budgets.alerts.thresholds if t not in acc.alerted]
+        acc.next_alert = int(min(pending)) if pending else 1 << 62
 
     def reserve(self, user: str | None, team: str | None, amount: int) -> Reservation:
         """Admit a request costing at most `amount` or raise BudgetExceeded naming the account."""
-        accounts = tuple(a for a in (self.account("user", user), self.account("team", team)) if a is not None)
+        now = self._clock()
+        u, t = self.account("user", user, now), self.account("team", team, now)
+        accounts = (u, t) if u is not None and t is not None else (u,) if u is not None else (t,) if t else ()
         for acc in accounts:
             if acc.spent + acc.reserved + amount > acc.limit:
                 raise BudgetExceeded(acc)
@@ -121,11 +129,13 @@ class BudgetBook:
     def settle(self, res: Reservation, actual: int) -> list[Alert]:
         """Replace the reservation by the actual cost; returns thresholds crossed for the first time."""
         alerts: list[Alert] = []
+        now = self._clock()
         for acc in res.accounts:
             acc.reserved -= res.amount
-            self._roll(acc)
+            self._roll(acc, now)
             acc.spent += actual
-            alerts.extend(self._crossed(acc, acc.spent))
+            if acc.spent >= acc.next_alert:
+                alerts.extend(self._crossed(acc, acc.spent))
         res.amount = 0
         return alerts
 
@@ -139,6 +149,7 @@ class BudgetBook:
             if t not in acc.alerted and spent >= acc.limit * t:
                 acc.alerted.add(t)
                 out.append(Alert(acc, t, acc.spent))
+        self._aim(acc)
         return out
 
     def snapshot(self) -> list[Account]:

@@ -13,7 +13,7 @@ from prometheus_client import Counter
 from gateway.budget.alerts import Alerter
 from gateway.budget.book import BudgetBook
 from gateway.config.model_cost import CostConfig
-from gateway.ledger.record import SpendRecord, SpendStore
+from gateway.ledger.record import SpendStore
 from gateway.ledger.sqlite_store import SqliteSpendStore
 from gateway.pricing.catalog import Catalog, build_catalog
 
@@ -64,7 +64,3 @@ class CostService:
             log.warning("no price for model %r (provider %s) in catalog %s: charged $0; add it to "
                         "config.modelCatalog", name, provider, self.catalog.version)
         self.lookups.labels("missing", name).inc()
-
-    def record(self, rec: SpendRecord) -> None:
-        if self.store is not None:
-            self.store.append(rec)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
+from gateway.cel import CelError, compile_expression
 from gateway.fastpath import PII_CA_SIN, PII_CREDIT_CARD, PII_EMAIL, PII_PHONE, PII_SSN
 
 from . import model_guard as mg
 from .reader import Section, type_name
+from .values import parse_host_port
 from .yamlnodes import YScalar
 
 _BUILTINS = {
@@ -38,13 +40,14 @@ def prompt_guard(sec: Section | None) -> mg.PromptGuard | None:
     if streaming is not None and streaming not in ("Enabled", "Disabled"):
         sec.error("streaming", f'expected one of Enabled, Disabled; got "{streaming}"')
     request = _guards(sec, "request", "promptGuardRequest", True)
-    response = _guards(sec, "response", "promptGuardResponse", False)
+    response = tuple(g for g in _guards(sec, "response", "promptGuardResponse", False)
+                     if isinstance(g, mg.RegexGuard))
     if not request and not response:
         return None
     return mg.PromptGuard(request=request, response=response)
 
 
-def _guards(sec: Section, key: str, name: str, request_side: bool) -> tuple[mg.RegexGuard, ...]:
+def _guards(sec: Section, key: str, name: str, request_side: bool) -> tuple[mg.Guard, ...]:
     out = []
     for path, node, schema in sec.items(key):
         gsec = Section.open(sec.ctx, node, path, schema, name)
@@ -56,12 +59,14 @@ def _guards(sec: Section, key: str, name: str, request_side: bool) -> tuple[mg.R
     return tuple(out)
 
 
-def _guard(sec: Section, request_side: bool) -> mg.RegexGuard | None:
+def _guard(sec: Section, request_side: bool) -> mg.Guard | None:
     present = [k for k in ("regex", *_OTHER_GUARDS) if sec.has(k)]
     if len(present) != 1:
         if sec.pristine:
             sec.error(None, "expected exactly one guard kind, e.g. regex")
         return None
+    if present[0] == "webhook":
+        return _webhook(sec, sec.section("webhook", "webhookGuard"))
     rsec = sec.section("regex", "regexGuard")
     if rsec is None:
         return None
@@ -138,3 +143,42 @@ def _rejection(sec: Section) -> mg.Rejection:
         headers=tuple(headers),
     )
 
+
+
+def _webhook(parent: Section, sec: Section | None) -> mg.WebhookGuard | None:
+    """webhook: {target: {host}, headers: {name: CEL}, forwardHeaderMatches, failureMode}."""
+    if sec is None:
+        return None
+    target = sec.section("target", "webhookTarget")
+    host = target.string("host") if target else None
+    if target is not None:
+        target.require("host")
+    elif sec.pristine:
+        sec.require("target")
+    if host is not None and target is not None:
+        try:
+            parse_host_port(host)
+        except ValueError as e:
+            target.error("host", str(e))
+            host = None
+    headers = []
+    for name, path, line, node in sec.entries("headers"):
+        src = node.value if isinstance(node, YScalar) and isinstance(node.value, str) else None
+        if src is None:
+            sec.ctx.error(line, path, f"expected CEL expression string, got {type_name(node)}")
+            continue
+        try:
+            headers.append((name.lower(), compile_expression(src)))
+        except CelError as e:
+            sec.ctx.error(line, path, f"invalid CEL expression: {e}")
+    mode = sec.string("failureMode") or "failClosed"
+    if mode not in ("failClosed", "failOpen"):
+        sec.error("failureMode", f'expected one of failClosed, failOpen; got "{mode}"')
+    # Imported here: lower_routes imports lower_backends, which imports this module via lower_policies.
+    from .lower_routes import header_matches
+
+    forward = header_matches(sec, "forwardHeaderMatches")
+    if host is None:
+        return None
+    return mg.WebhookGuard(host=host, headers=tuple(headers), forward=forward,
+                           fail_open=mode == "failOpen", rejection=_rejection(parent))

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+from .model import HeaderMatch
+
+if TYPE_CHECKING:
+    from gateway.cel import Expression
 
 DEFAULT_REJECTION_BODY = "The request was rejected due to inappropriate content"
 
@@ -38,6 +44,21 @@ class RegexGuard:
 
 
 @dataclass(frozen=True)
+class WebhookGuard:
+    """agentgateway's webhook guard (request side): POST http://<host>/request."""
+
+    host: str  # "host:port"
+    headers: tuple[tuple[str, Expression], ...] = ()  # extra headers, values from CEL
+    forward: tuple[HeaderMatch, ...] = ()  # client request headers copied to the webhook
+    fail_open: bool = False  # failureMode: failOpen (default failClosed: 503)
+    scope: tuple[str, ...] = ("messages", "systemPrompt")  # unused by webhooks; keeps guards uniform
+    rejection: Rejection = Rejection()
+
+
+Guard = Union[RegexGuard, WebhookGuard]  # noqa: UP007
+
+
+@dataclass(frozen=True)
 class PromptGuard:
-    request: tuple[RegexGuard, ...] = ()
+    request: tuple[Guard, ...] = ()
     response: tuple[RegexGuard, ...] = ()

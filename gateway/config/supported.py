@@ -79,7 +79,9 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "ai": {"routes", "defaults", "overrides", "modelAliases", "prompts", "promptGuard"},
         # promptGuard / llm guardrails (lower_guard.py): regex guards; `labels` is our extension.
         "promptGuard": {"streaming", "request", "response"},
-        "promptGuardRequest": {"regex", "scope", "rejection"},
+        "promptGuardRequest": {"regex", "scope", "rejection", "webhook"},
+        "webhookGuard": {"target", "headers", "forwardHeaderMatches", "failureMode"},
+        "webhookTarget": {"host"},
         "promptGuardResponse": {"regex", "rejection"},
         "regexGuard": {"action", "rules", "labels"},
         "regexRule": {"builtin", "pattern"},

@@ -159,19 +159,28 @@ class SqliteSpendStore:
 
     def _rollups(self, batch: list[SpendRecord]) -> list[tuple[str, str, str, str, int, int]]:
         """One upsert per (account, period window) touched by the batch, not one per record."""
-        sums: dict[tuple[str, str, str, str], list[int]] = {}
+        # First per (user, team, windows): one dict operation per record (the windows list is shared
+        # while records stay inside the same day), then spread over the 2 scopes x 4 period kinds.
+        groups: dict[tuple[str | None, str | None, int], list[int]] = {}
+        windows: dict[int, list[tuple[str, str]]] = {}
         for rec in batch:
             keys = self._window_keys(rec.ts)
-            for scope, name in (("user", rec.user), ("team", rec.team)):
+            windows[id(keys)] = keys
+            group = groups.get((rec.user, rec.team, id(keys)))
+            if group is None:
+                groups[(rec.user, rec.team, id(keys))] = [rec.cost_nanos, 1]
+            else:
+                group[0] += rec.cost_nanos
+                group[1] += 1
+        sums: dict[tuple[str, str, str, str], list[int]] = {}
+        for (user, team, wid), (cost, n) in groups.items():
+            for scope, name in (("user", user), ("team", team)):
                 if name is None:
                     continue
-                for column, key in keys:
-                    acc = sums.get((scope, name, column, key))
-                    if acc is None:
-                        sums[(scope, name, column, key)] = [rec.cost_nanos, 1]
-                    else:
-                        acc[0] += rec.cost_nanos
-                        acc[1] += 1
+                for column, key in windows[wid]:
+                    acc = sums.setdefault((scope, name, column, key), [0, 0])
+                    acc[0] += cost
+                    acc[1] += n
         return [(*k, cost, n) for k, (cost, n) in sums.items()]
 
     def _window_keys(self, ts: float) -> list[tuple[str, str]]:

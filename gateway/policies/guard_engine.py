@@ -26,11 +26,12 @@ _NUMERIC = frozenset("0123456789-.()+")
 class Detections:
     """Counts per (entity, action) for one request and phase; flushed to metrics once."""
 
-    __slots__ = ("counts", "rejected")
+    __slots__ = ("counts", "rejected", "failed_open")
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str], int] = {}
         self.rejected = False
+        self.failed_open = False  # a webhook guard failed and failureMode is failOpen
 
     def add(self, entity: str, action: str, n: int) -> None:
         key = (entity, action)
@@ -40,7 +41,9 @@ class Detections:
         """agentgateway's guardrail_checks action label for this phase."""
         if self.rejected:
             return "Reject"
-        return "Mask" if self.counts else "Allow"
+        if self.counts:
+            return "Mask"
+        return "FailOpen" if self.failed_open else "Allow"
 
 
 def rejection(guard: RegexGuard) -> GuardRejected:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.config.model import AIBackend, AIGroups, ModelRouter, Route
-from gateway.config.model_guard import PromptGuard
+from gateway.config.model_guard import PromptGuard, RegexGuard, WebhookGuard
 from gateway.policies.base import BodyFilter, Exchange, Policy, Services
 from gateway.policies.guard_body import rewrite_request
 from gateway.policies.guard_engine import Detections, apply_guards
 from gateway.policies.guard_sse import GuardFilter
+from gateway.policies.guard_webhook import run_webhook
 
 _STATE = "promptGuard"
 
@@ -60,10 +61,14 @@ class PromptGuardPolicy(Policy):
         found = state["Request"] = Detections()
         for g in guard.request:
             # Guards run one after the other, each on the previous one's output (agentgateway order).
-            def rewrite(text: str, scope: str, g: Any = g) -> str:
-                return apply_guards(text, (g,), found) if scope in g.scope else text
+            if isinstance(g, WebhookGuard):
+                changed = await run_webhook(g, ex, ex.body, found)
+            else:
+                def rewrite(text: str, scope: str, g: RegexGuard = g) -> str:
+                    return apply_guards(text, (g,), found) if scope in g.scope else text
 
-            if rewrite_request(ex.body, rewrite):
+                changed = rewrite_request(ex.body, rewrite)
+            if changed:
                 ex.body_changed = True
 
     def response_filter(self, ex: Exchange) -> BodyFilter | None:

@@ -2,8 +2,9 @@
 
 A catalog document is `{providers: {<provider>: {models: {<model>: {rates: {input, output, cacheRead,
 cacheWrite}, tiers: [{contextOver, rates}]}}}}}` with USD per 1M tokens as decimal strings. Later
-documents win per model. Prices are kept as `Decimal` and a request's cost is rounded once, to whole
-nanodollars (USD x 1e9), so every sum downstream is exact integer arithmetic.
+documents win per model. Rates are parsed as decimals and kept as exact integers (1e-15 USD per token,
+i.e. 9 decimal places of USD per 1M tokens); a request's cost is rounded once, half up, to whole
+nanodollars (USD x 1e9), so every sum downstream is exact integer arithmetic and fast.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 
 BUILTIN_FILE = Path(__file__).with_name("builtin_catalog.json")
 NANOS_PER_USD = 1_000_000_000
-_PER_TOKEN = Decimal(NANOS_PER_USD) / Decimal(1_000_000)  # USD per 1M tokens -> nanodollars per token
+# Rates are stored as femtodollars (1e-15 USD) per token: USD per 1M tokens x 1e9.
+_RATE_SCALE = Decimal(1_000_000_000)
+_FEMTO_PER_NANO = 1_000_000
 _RATE_KEYS = {"input", "output", "cacheRead", "cacheWrite", "reasoning", "inputAudio", "outputAudio"}
 # Dated or versioned model ids that share the undated entry's price.
 _DATED_SUFFIX = re.compile(r"(-\d{8}|-\d{4}-\d{2}-\d{2}|@\d{8}|-latest|-preview(-\d{2}-\d{4})?)$")
@@ -39,12 +42,12 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class Rates:
-    """Nanodollars per token (exact decimals)."""
+    """Femtodollars (1e-15 USD) per token, exact integers."""
 
-    input: Decimal
-    output: Decimal
-    cache_read: Decimal
-    cache_write: Decimal
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def to_nanos(amount: str | int | float | Decimal) -> int:
     return int((value * NANOS_PER_USD).to_integral_value(ROUND_HALF_UP))
 
 
-def _rate(raw: Any, path: str) -> Decimal:
+def _rate(raw: Any, path: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         raise CatalogError(path, f"expected a decimal string, got {type(raw).__name__}")
     try:
@@ -100,7 +103,7 @@ def _rate(raw: Any, path: str) -> Decimal:
         raise CatalogError(path, f'invalid decimal "{raw}"') from None
     if not value.is_finite() or value < 0:
         raise CatalogError(path, f'invalid rate "{raw}" (must be >= 0)')
-    return value * _PER_TOKEN
+    return int((value * _RATE_SCALE).to_integral_value(ROUND_HALF_UP))
 
 
 def _rates(raw: Any, path: str, base: Rates | None) -> Rates:
@@ -213,7 +216,7 @@ class Catalog:
         name, price = found
         r = price.rates_for(uncached_input + cache_read + cache_write)
         total = uncached_input * r.input + output * r.output + cache_read * r.cache_read + cache_write * r.cache_write
-        return Cost(int(total.to_integral_value(ROUND_HALF_UP)), True, name)
+        return Cost(_round(total), True, name)
 
     def worst_case(self, provider: str, model: str | None, input_tokens: int, output_tokens: int) -> Cost:
         """Upper bound for a request: every input token at the dearest input rate (a cache write can
@@ -225,7 +228,12 @@ class Catalog:
         r = price.rates_for(input_tokens)
         per_input = max(r.input, r.cache_read, r.cache_write)
         total = input_tokens * per_input + output_tokens * r.output
-        return Cost(int(total.to_integral_value(ROUND_HALF_UP)) + 1, True, name)
+        return Cost(_round(total) + 1, True, name)
+
+
+def _round(femtos: int) -> int:
+    """Femtodollars -> nanodollars, half up (costs are never negative)."""
+    return (femtos + _FEMTO_PER_NANO // 2) // _FEMTO_PER_NANO
 
 
 def split_usage(usage: Any) -> tuple[int, int, int, int]:

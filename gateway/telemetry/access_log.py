@@ -10,6 +10,7 @@ behind by more than a bounded number of batches, new batches are dropped (and co
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import re
@@ -27,11 +28,12 @@ _MAX_PENDING_BATCHES = 1000
 _CLOSE_WAIT_S = 2.0
 _LOGGED_LEVELS = ("trace", "debug", "info")
 # Values made only of these are written bare; anything else (spaces, quotes, tabs) is JSON-quoted.
-_PLAIN = re.compile(r"[\w\-./:@,+*%=?&\[\]()#]+")
+_plain = re.compile(r"[\w\-./:@,+*%=?&\[\]()#]+").fullmatch
 
 
 class AccessLog:
     def __init__(self, cfg: LoggingConfig, fd: int = 2) -> None:
+        self.level = cfg.level
         self.enabled = cfg.level in _LOGGED_LEVELS
         self.json = cfg.format == "json"
         self.dropped = 0
@@ -44,6 +46,14 @@ class AccessLog:
         self._thread: threading.Thread | None = None
         self._sec = -1
         self._sec_text = ""
+
+    def set_level(self, level: str) -> bool:
+        """Change the level at runtime (admin POST /logging): request lines and the gateway's own log."""
+        if level not in _PY_LEVELS:
+            return False
+        self.level, self.enabled = level, level in _LOGGED_LEVELS
+        logging.getLogger().setLevel(python_level(level))
+        return True
 
     def emit(self, fields: Iterable[tuple[str, Any]], now: float) -> None:
         """Buffer one request's line; `now` is wall-clock seconds."""
@@ -65,11 +75,12 @@ class AccessLog:
         return f"{self._sec_text}.{int((now - sec) * 1e6):06d}Z"
 
     def _text(self, fields: Iterable[tuple[str, Any]], now: float) -> str:
-        parts = [self.timestamp(now), "\tinfo\trequest"]
+        parts = []
         for key, value in fields:
-            parts.append(f" {key}={_text_value(value)}")
-        parts.append("\n")
-        return "".join(parts)
+            if type(value) is not int:  # ints (status, token counts) never need quoting
+                value = _text_value(value)
+            parts.append(f"{key}={value}")
+        return f"{self.timestamp(now)}\tinfo\trequest {' '.join(parts)}\n"
 
     def _json(self, fields: Iterable[tuple[str, Any]], now: float) -> str:
         record: dict[str, Any] = {"level": "info", "time": self.timestamp(now), "scope": "request"}
@@ -122,8 +133,8 @@ class AccessLog:
 
 
 def _text_value(value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if _PLAIN.fullmatch(text):
+    text = value if type(value) is str else str(value)
+    if _plain(text):
         return text
     return orjson.dumps(text).decode()  # quoted, escaped: one line per request, always
 

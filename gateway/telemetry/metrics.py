@@ -9,6 +9,7 @@ Families named in `config.metrics.remove` are never created: their recording is 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -49,15 +50,25 @@ class HttpChildren:
 class GenAIChildren:
     """The children of one GenAI label tuple; `tokens` is indexed like TOKEN_TYPES."""
 
-    __slots__ = ("tokens", "cost", "duration", "ttft", "tpot")
+    __slots__ = ("_family", "_labels", "_tokens", "cost", "duration", "ttft", "tpot")
 
     def __init__(self, m: Metrics, labels: tuple[str, ...]) -> None:
-        tok = m.tokens
-        self.tokens = tuple(tok.labels(t, *labels) for t in TOKEN_TYPES) if tok else None
+        self._family, self._labels = m.tokens, labels
+        # Token children are created on first use: no empty cache_read/cache_write series.
+        self._tokens: list[Any] = [None] * len(TOKEN_TYPES)
         self.cost = m.cost.labels(*labels) if m.cost else None
         self.duration = m.genai_duration.labels(*labels) if m.genai_duration else None
         self.ttft = m.ttft.labels(*labels) if m.ttft else None
         self.tpot = m.tpot.labels(*labels) if m.tpot else None
+
+    def observe_tokens(self, index: int, n: int) -> None:
+        """Observe `n` tokens of TOKEN_TYPES[index]."""
+        child = self._tokens[index]
+        if child is None:
+            if self._family is None:
+                return
+            child = self._tokens[index] = self._family.labels(TOKEN_TYPES[index], *self._labels)
+        child.observe(n)
 
 
 class Metrics:

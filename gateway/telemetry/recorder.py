@@ -29,7 +29,9 @@ _REQUEST_PARAMS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen
                    ("max_tokens", "gen_ai.request.max_tokens"),
                    ("frequency_penalty", "gen_ai.request.frequency_penalty"),
                    ("presence_penalty", "gen_ai.request.presence_penalty"), ("seed", "gen_ai.request.seed"))
-COST_STATE = "cost_usd"  # Exchange.policy_state key the pricing policy sets (float or Decimal USD)
+# Exchange.policy_state key where the budget policy (policies/budget.py COST_NANOS) leaves the
+# request's priced cost, in nanodollars, by the time the request is recorded.
+COST_NANOS = "cost.nanos"
 
 
 class Telemetry:
@@ -37,16 +39,17 @@ class Telemetry:
         tel = config.process.telemetry
         self.metrics = metrics
         self.tracing = Tracing(tel.tracing) if tel.tracing is not None else None
-        log = AccessLog(tel.logging)
-        self.access_log = log if log.enabled else None
+        self.access_log = AccessLog(tel.logging)  # kept when disabled: POST /logging may enable it
         self._log_filter = tel.logging.filter
         self._log_fields = tel.logging.fields
         self._trace_fields = tel.tracing.fields if tel.tracing is not None else Fields()
-        self._metric_fields = tuple(expr for _, expr in tel.metrics.fields.add)
+        # Only when the Metrics object was built with these labels (a caller may pass its own).
+        adds = tel.metrics.fields.add
+        names = tuple(name for name, _ in adds)
+        self._metric_fields = tuple(expr for _, expr in adds) if metrics.extra_labels == names else ()
 
     async def close(self) -> None:
-        if self.access_log is not None:
-            await self.access_log.close()
+        await self.access_log.close()
         if self.tracing is not None:
             await self.tracing.close()
 
@@ -69,29 +72,29 @@ class Telemetry:
             http.requests.inc()
         if http.duration is not None:
             http.duration.observe(duration)
-        cost = ex.policy_state.get(COST_STATE)
+        nanos = ex.policy_state.get(COST_NANOS)
+        cost = nanos / 1e9 if nanos else 0.0
         if ex.usage is not None:
             self._genai(ex, now, ("chat", ex.provider, ex.model or ex.request_model or "unknown",
                                   ex.response_model or "unknown", bind_name, "unknown", listener, route,
                                   "unknown") + extra, cost)
-        if self.access_log is None and ex.span is None:
+        log = self.access_log
+        if not log.enabled and ex.span is None:
             return
         fields = self.fields(ex, now, duration, cost)
-        log = self.access_log
-        if log is not None and (self._log_filter is None or self._log_filter.evaluate(ex) is True):
+        if log.enabled and (self._log_filter is None or self._log_filter.evaluate(ex) is True):
             log.emit(_adjust(fields, self._log_fields, ex), time.time())
         if ex.span is not None and self.tracing is not None:
             self.tracing.finish(ex, _adjust(fields, self._trace_fields, ex))
 
-    def _genai(self, ex: Exchange, now: float, labels: tuple[str, ...], cost: Any) -> None:
+    def _genai(self, ex: Exchange, now: float, labels: tuple[str, ...], cost: float) -> None:
         g = self.metrics.genai_children(labels)
         usage = ex.usage
         output = usage.output_tokens
-        if g.tokens is not None:
-            counts = (usage.total_input_tokens(), output, usage.cache_read_tokens, usage.cache_write_tokens)
-            for child, n in zip(g.tokens, counts, strict=True):
-                if n:
-                    child.observe(n)
+        counts = (usage.total_input_tokens(), output, usage.cache_read_tokens, usage.cache_write_tokens)
+        for index, n in enumerate(counts):
+            if n:
+                g.observe_tokens(index, n)
         if g.duration is not None:
             g.duration.observe(now - ex.started_at)
         first = ex.first_chunk_at
@@ -101,9 +104,9 @@ class Telemetry:
             if g.tpot is not None and output > 1:
                 g.tpot.observe((now - first) / (output - 1))
         if cost and g.cost is not None:
-            g.cost.inc(float(cost))
+            g.cost.inc(cost)
 
-    def fields(self, ex: Exchange, now: float, duration: float, cost: Any) -> list[Field]:
+    def fields(self, ex: Exchange, now: float, duration: float, cost: float) -> list[Field]:
         """agentgateway's access-log fields, in its order; fields without a value are left out."""
         req = ex.req
         out: list[Field] = []
@@ -141,7 +144,7 @@ class Telemetry:
         return out
 
 
-def _llm_fields(ex: Exchange, now: float, add: Any, cost: Any) -> None:
+def _llm_fields(ex: Exchange, now: float, add: Any, cost: float) -> None:
     add(("gen_ai.operation.name", "embeddings" if ex.route_type is RouteType.EMBEDDINGS else "chat"))
     if ex.provider != "unknown":
         add(("gen_ai.provider.name", ex.provider))
@@ -164,7 +167,7 @@ def _llm_fields(ex: Exchange, now: float, add: Any, cost: Any) -> None:
             if usage.output_tokens > 1:
                 add(("agw.ai.time_per_output_token", f"{int((now - first) * 1000 / (usage.output_tokens - 1))}ms"))
     if cost:
-        add(("agw.ai.usage.cost.total", float(cost)))
+        add(("agw.ai.usage.cost.total", cost))
     body = ex.body
     if body:
         for key, name in _REQUEST_PARAMS:

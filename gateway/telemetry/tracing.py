@@ -109,16 +109,14 @@ class Tracing:
         """End the request's spans; `fields` are the access-log fields (already CEL-adjusted)."""
         span = ex.span
         self._end_attempt(ex)
-        error = None
-        for key, value in fields:
-            if key == "error":
-                error = str(value)  # agentgateway: the error is the span status, not an attribute
-            else:
-                span.set_attribute(key, value)
-        span.set_attribute("url.scheme", "http")
-        span.set_attribute("network.protocol.version", ex.req.http_version)
+        attrs = dict(fields)
+        # agentgateway: the error is the span status, not an attribute.
+        error = attrs.pop("error", None)
+        attrs["url.scheme"] = "http"
+        attrs["network.protocol.version"] = ex.req.http_version
+        span.set_attributes(attrs)  # one call: the SDK locks and validates per call
         if ex.status >= 500 or (error is not None and ex.status == 0):
-            span.set_status(Status(StatusCode.ERROR, error or ex.reason))
+            span.set_status(Status(StatusCode.ERROR, str(error or ex.reason)))
         span.end()
 
     @staticmethod

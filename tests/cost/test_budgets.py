@@ -187,3 +187,20 @@ def test_unknown_model_reject_or_zero_cost(mock: MockProc, ledger: str, tmp_path
     finally:
         _, err = g.stop()
     assert err.count("no price for model 'mystery-model-9'") == 1
+
+
+def test_upstream_failure_releases_the_reservation_and_is_recorded(mock: MockProc, ledger: str) -> None:
+    from tests.e2e.harness import free_port
+
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    text = config(ledger, users={"ivan": ("0.0002", "daily")}).replace('hostOverride: "$MOCK_ADDR"',
+                                                                        f'hostOverride: "{dead}"')
+    g = GatewayProc(text, env={"MOCK_ADDR": mock.addr})
+    try:
+        # ivan's $0.0002 holds one worst-case reservation at a time: a leaked one would turn the
+        # second attempt into a 429.
+        assert [ask(g.url, "ivan").status_code for _ in range(3)] == [503, 503, 503]
+    finally:
+        g.stop()
+    rows = records(ledger, "ivan", wait_for=3)
+    assert [(r["status"], r["cost_nanos"]) for r in rows] == [(503, 0)] * 3

@@ -132,3 +132,19 @@ def test_remove_and_extra_label_fields(mock: MockProc) -> None:
     assert sample(text, "agentgateway_requests_total", route="openai", team="unknown") == 1
     assert sample(text, "agentgateway_gen_ai_client_token_usage_count", gen_ai_token_type="input",
                   team="blue") == 1
+
+
+def test_priced_cost_reaches_the_cost_counter(mock: MockProc, tmp_path: object) -> None:
+    extra = f"  ledger: {{path: {tmp_path}/spend.db}}"  # cost accounting on, built-in list prices
+    gw = GatewayProc(CONFIG.format(extra=extra), env={"MOCK_ADDR": mock.addr})
+    try:
+        for _ in range(2):
+            assert http("POST", f"{gw.url}/v1/chat/completions", json_body=CHAT).status_code == 200
+        text = scrape(gw)
+    finally:
+        _, err = gw.stop()
+    usd = sample(text, "agentgateway_gen_ai_client_cost_usd_total", gen_ai_system="openai",
+                 gen_ai_request_model="gpt-4o-mini", route="openai")
+    assert 0 < usd < 0.001  # two tiny gpt-4o-mini requests
+    logged = [float(c) for c in re.findall(r"agw\.ai\.usage\.cost\.total=(\S+)", err)]
+    assert len(logged) == 2 and abs(sum(logged) - usd) < 1e-12

@@ -47,6 +47,10 @@ GUARDS = {
             response:
             - regex: {labels: seed, rules: [{builtin: ssn}, {builtin: creditCard}]}
 """,
+    "respreject": """
+            response:
+            - regex: {action: reject, rules: [{builtin: ssn}]}
+""",
 }
 CONFIG = """
 config:
@@ -149,3 +153,26 @@ def test_plain_http_client_sees_masked_json(guarded: GatewayProc) -> None:
         "model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": PII}]})
     assert r.status_code == 200
     assert r.json()["content"][0]["text"].endswith("[CARD-REDACTED] / [SSN-REDACTED]")
+
+
+def test_response_reject_buffered_is_403(guarded: GatewayProc) -> None:
+    with pytest.raises(openai.PermissionDeniedError):
+        oai(guarded, "respreject").chat.completions.create(model="m", messages=[{"role": "user", "content": PII}])
+
+
+def test_response_reject_mid_stream_ends_with_sdk_error(guarded: GatewayProc) -> None:
+    stream = oai(guarded, "respreject").chat.completions.create(
+        model="m", stream=True, messages=[{"role": "user", "content": PII}])
+    seen: list[str] = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in stream:
+            seen += [c.delta.content or "" for c in chunk.choices]
+    assert "rejected due to inappropriate content" in str(info.value)
+    assert "6789" not in "".join(seen)
+
+
+def test_response_reject_mid_stream_anthropic(guarded: GatewayProc) -> None:
+    with pytest.raises(anthropic.APIStatusError) as info, ant(guarded, "respreject").messages.stream(
+            model="m", max_tokens=50, messages=[{"role": "user", "content": PII}]) as s:
+        "".join(s.text_stream)
+    assert "rejected due to inappropriate content" in str(info.value)
