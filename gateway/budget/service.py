@@ -40,7 +40,8 @@ class CostService:
                                   ("scope",), registry=reg)
         alerts = Counter("agentgateway_budget_alerts", "Budget alert thresholds crossed", ("scope", "threshold"),
                          registry=reg)
-        self.alerter = Alerter(budgets.alerts.webhook if budgets else None, alerts)
+        webhook = budgets.alerts.webhook if budgets else None
+        self.alerter = Alerter(webhook.reveal() if webhook is not None else None, alerts)
         self._warned: set[str] = set()
 
     async def start(self) -> None:

@@ -18,7 +18,8 @@ _TARGET_TAGS: dict[type, str] = {
     m.ModelRouter: "llmModels",
 }
 # Fields whose (key, value) pairs read best as a JSON object.
-_PAIR_FIELDS = {"add", "set", "routes", "defaults", "overrides", "model_aliases", "extra"}
+# (users/teams: config.budgets name -> limit.)
+_PAIR_FIELDS = {"add", "set", "routes", "defaults", "overrides", "model_aliases", "extra", "users", "teams"}
 
 
 # Where agentgateway's spelling is not plain camelCase of our field name.

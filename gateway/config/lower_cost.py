@@ -12,6 +12,7 @@ from gateway.pricing.catalog import CatalogError, parse_document, to_nanos
 
 from . import model_cost as mc
 from .lower_policies import duration
+from .model import Secret
 from .reader import Section, type_name
 from .yamlnodes import YMap, YNode, YScalar, plain
 
@@ -126,7 +127,8 @@ def _alerts(sec: Section | None) -> mc.BudgetAlerts:
     if webhook is not None and not webhook.startswith(("http://", "https://")):
         sec.error("webhook", f'invalid URL "{webhook}" (expected http(s)://...)')
         webhook = None
-    return mc.BudgetAlerts(tuple(sorted(set(thresholds))) if sec.has("thresholds") else (0.8, 1.0), webhook)
+    thresholds_out = tuple(sorted(set(thresholds))) if sec.has("thresholds") else (0.8, 1.0)
+    return mc.BudgetAlerts(thresholds_out, Secret(webhook) if webhook is not None else None)
 
 
 def _timezone(sec: Section) -> str:

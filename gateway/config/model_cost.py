@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # model.py imports this module; annotations only
+    from .model import Secret
 
 
 class Period(str, enum.Enum):
@@ -29,7 +32,7 @@ class BudgetLimit:
 @dataclass(frozen=True)
 class BudgetAlerts:
     thresholds: tuple[float, ...] = (0.8, 1.0)  # fractions of the limit
-    webhook: str | None = None  # URL; POSTed JSON, asynchronously, with retries
+    webhook: Secret | None = None  # URL (often carries a token: redacted in dumps); JSON POST with retries
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,10 @@ class SqliteSpendStore:
         return self._totals
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._open)
+        try:
+            await asyncio.to_thread(self._open)
+        except (sqlite3.Error, OSError) as exc:  # the CLI reports OSError as one line, no traceback
+            raise OSError(f"cannot open spend ledger {self.path}: {exc}") from None
         self._thread = threading.Thread(target=self._run, name="spend-ledger-writer", daemon=True)
         self._thread.start()
 

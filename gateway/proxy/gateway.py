@@ -141,6 +141,8 @@ class Gateway:
 
     @staticmethod
     async def _run_request_policies(ex: Exchange, chain: tuple[Policy, ...]) -> None:
+        if not chain:
+            return
         reached: list[Policy] = []
         ex.policy_state[REACHED] = reached
         for policy in chain:

@@ -29,6 +29,10 @@ from gateway.server.types import Headers
 
 _TRACEPARENT = b"traceparent"
 _EXPORT_TIMEOUT_S = 5.0
+# Policy refusals recorded as span events, so a trace shows which decision ended the request.
+_DECISION_EVENTS = {"RateLimit": "rate_limit.rejected", "Budget": "budget.rejected",
+                    "Guardrail": "guardrail.rejected", "APIKeyAuth": "auth.rejected", "JwtAuth": "auth.rejected",
+                    "BasicAuth": "auth.rejected", "Authorization": "authorization.denied"}
 _CLOSE_WAIT_S = 3.0
 
 
@@ -115,6 +119,9 @@ class Tracing:
         attrs["url.scheme"] = "http"
         attrs["network.protocol.version"] = ex.req.http_version
         span.set_attributes(attrs)  # one call: the SDK locks and validates per call
+        event = _DECISION_EVENTS.get(ex.reason)
+        if event is not None:
+            span.add_event(event, {"reason": ex.reason, "http.status": ex.status, "error": str(error or "")})
         if ex.status >= 500 or (error is not None and ex.status == 0):
             span.set_status(Status(StatusCode.ERROR, str(error or ex.reason)))
         span.end()

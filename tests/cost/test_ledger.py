@@ -166,3 +166,12 @@ def test_admin_api_serves_the_same_report(populated: tuple[GatewayProc, str]) ->
     assert [f["team"] for f in api["forecast"]] == [f["team"] for f in cli["forecast"]]
     status, body = g.get(g.admin_port, "/api/spend?group_by=planet")
     assert status == 400 and b"group_by" in body
+
+
+def test_unwritable_ledger_stops_startup_with_one_line(mock: MockProc, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(RuntimeError) as info:
+        start(mock, str(blocker / "spend.db"))
+    assert f"error: cannot open spend ledger {blocker / 'spend.db'}" in str(info.value)
+    assert "Traceback" not in str(info.value)

@@ -44,6 +44,7 @@ class Collected:
                         "parent_span_id": s.parent_span_id.hex(), "status": s.status.code,
                         "status_message": s.status.message, "resource": resource,
                         "attributes": {a.key: _value(a.value) for a in s.attributes},
+                        "events": [(e.name, {a.key: _value(a.value) for a in e.attributes}) for e in s.events],
                     })
         with self._lock:
             self.spans.extend(out)

@@ -158,3 +158,24 @@ def test_a_down_collector_neither_slows_nor_fails_requests(mock: ThreadedMockPro
     finally:
         code, _ = gw.stop()
     assert code == 0
+
+
+def test_a_rate_limit_refusal_is_an_event_on_the_server_span(
+        mock: ThreadedMockProvider, grpc_receiver: GrpcReceiver) -> None:
+    limited = config(f"    otlpEndpoint: {grpc_receiver.endpoint}\n    randomSampling: true\n").replace(
+        "        backendAuth:", "        localRateLimit: [{maxTokens: 1, tokensPerFill: 1, fillInterval: 1h}]\n"
+        "        backendAuth:")
+    gw = GatewayProc(limited, env=ENV | {"MOCK_ADDR": f"127.0.0.1:{mock.port}"})
+    start = len(grpc_receiver.collected.spans)
+    body = {"model": "x", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        assert http("POST", f"{gw.url}/v1/chat/completions", json_body=body).status_code == 200
+        assert http("POST", f"{gw.url}/v1/chat/completions", json_body=body).status_code == 429
+        spans = grpc_receiver.collected.wait_for(start + 3)[start:]  # SERVER+CLIENT, then SERVER alone
+    finally:
+        gw.stop()
+    refused = [s for s in spans if s["kind"] == "SERVER" and s["attributes"].get("http.status") == 429]
+    assert len(refused) == 1
+    assert refused[0]["events"][0][0] == "rate_limit.rejected"
+    assert refused[0]["attributes"]["reason"] == "RateLimit"
+    assert not any(s["kind"] == "CLIENT" and s["parent_span_id"] == refused[0]["span_id"] for s in spans)
