@@ -16,7 +16,7 @@ from .lower_llm import lower_llm
 from .lower_policies import duration
 from .lower_ratelimit import standard_attributes
 from .lower_routes import route
-from .lower_telemetry import lower_telemetry
+from .lower_telemetry import access_log_policy, lower_telemetry
 from .reader import NOT_SUPPORTED, Ctx, Section
 from .schema import SchemaNode
 from .values import parse_listen_addr
@@ -218,6 +218,7 @@ def lower(ctx: Ctx, tree: YNode | None, env: Mapping[str, str]) -> m.GatewayConf
     if root is None:  # a top-level list or scalar; already reported
         return m.GatewayConfig(m.ProcessConfig(), m.FrontendPolicies(), (), ctx.source)
     process = _process(ctx, root, env)
+    process = replace(process, telemetry=access_log_policy(root, process.telemetry))
     frontend = _frontend(root)
     named = named_backends(ctx, root)
     binds = _binds(ctx, root, named)

@@ -8,6 +8,7 @@ themselves; OTLP_HEADERS (JSON object or `k=v,k=v`) and OTLP_PROTOCOL replace th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -17,8 +18,8 @@ from gateway.cel import CelError, compile_expression
 from . import model as m
 from . import model_telemetry as t
 from .lower_ratelimit import expression
-from .reader import NOT_SUPPORTED, Section, type_name
-from .yamlnodes import YScalar
+from .reader import NOT_SUPPORTED, Section, join, type_name
+from .yamlnodes import YMap, YScalar
 
 _ENDPOINT_ENV = ("OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _LEVELS = ("trace", "debug", "info", "warn", "error", "off")
@@ -118,6 +119,12 @@ def _fields(parent: Section, name: str) -> t.Fields:
     sec = parent.section("fields", name)
     if sec is None:
         return t.Fields()
+    remove = sec.str_list("remove") if sec.has("remove") else ()
+    return t.Fields(_adds(sec), remove)
+
+
+def _adds(sec: Section) -> tuple[tuple[str, Any], ...]:
+    """An `add: {name: CEL}` map, compiled."""
     add = []
     for key, path, line, node in sec.entries("add"):
         if not (isinstance(node, YScalar) and isinstance(node.value, str)):
@@ -127,8 +134,27 @@ def _fields(parent: Section, name: str) -> t.Fields:
             add.append((key, compile_expression(node.value)))
         except CelError as e:
             sec.ctx.error(line, path, f"invalid CEL expression: {e}")
-    remove = sec.str_list("remove") if sec.has("remove") else ()
-    return t.Fields(tuple(add), remove)
+    return tuple(add)
+
+
+def access_log_policy(root: Section, tel: t.TelemetryConfig) -> t.TelemetryConfig:
+    """frontendPolicies.accessLog (agentgateway's successor of config.logging's filter and fields):
+    its filter replaces config.logging.filter; its add/remove extend config.logging.fields."""
+    # The frontendPolicies map itself is opened (and its keys checked) by lower._frontend; opening
+    # it twice would report its errors twice, so only the accessLog child is opened here.
+    front = root.get("frontendPolicies")
+    if not isinstance(front, YMap) or "accessLog" not in front.index:
+        return tel
+    schema = root.schema.child("frontendPolicies").child("accessLog")
+    path = join(root.sub("frontendPolicies"), "accessLog")
+    sec = Section.open(root.ctx, front.get("accessLog"), path, schema, "frontendPolicies.accessLog")
+    if sec is None:
+        return tel
+    log = tel.logging
+    add = log.fields.add + _adds(sec)
+    remove = log.fields.remove + (sec.str_list("remove") if sec.has("remove") else ())
+    flt = expression(sec, "filter") if sec.has("filter") else log.filter
+    return replace(tel, logging=replace(log, filter=flt, fields=t.Fields(add, remove)))
 
 
 def _logging(sec: Section) -> t.LoggingConfig:

@@ -45,7 +45,8 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "config.metrics": {"remove", "fields"},
         "telemetryFields": {"add", "remove"},
         "metricFields": {"add"},
-        "frontendPolicies": {"http"},
+        "frontendPolicies": {"http", "accessLog"},
+        "frontendPolicies.accessLog": {"filter", "add", "remove"},
         "frontendPolicies.http": {"maxBufferSize", "http1MaxHeaders", "http1IdleTimeout"},
         # binds dialect
         "bind": {"port", "listeners"},

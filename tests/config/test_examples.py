@@ -40,7 +40,6 @@ EXPECTED_NOT_SUPPORTED: dict[str, set[str]] = {
         "llm.models[0].promptCaching",
     },
     "local_tests.llm_simple_config.yaml": {
-        "frontendPolicies.accessLog",
         "llm.models[0].params.tokenize",
         "llm.models[0].health",
         "llm.models[0].promptCaching",

@@ -110,3 +110,17 @@ def test_filter_and_level(mock: MockProc) -> None:
     assert len(text_lines(err)) == 1
     err = run(mock, "  logging:\n    level: warn", [({}, CHAT)])
     assert text_lines(err) == []
+
+
+def test_frontend_policies_access_log(mock: MockProc) -> None:
+    # agentgateway's newer spelling: frontendPolicies.accessLog {filter, add, remove}.
+    extra = """frontendPolicies:
+  accessLog:
+    filter: 'request.headers["x-log"] == "yes"'
+    add: {client.app: 'request.headers["x-app"]'}
+    remove: [src.addr]"""
+    err = run(mock, extra, [({"x-log": "yes", "x-app": "billing"}, CHAT), ({"x-app": "other"}, CHAT)])
+    lines = text_lines(err)
+    assert len(lines) == 1, err
+    fields = dict(lines[0][1])
+    assert fields["client.app"] == "billing" and "src.addr" not in fields
