@@ -42,7 +42,7 @@ class Exchange:
         "req", "started_at", "listener", "route", "backend_name", "protocol", "status", "reason", "fmt",
         "route_type", "body", "body_changed", "backend", "provider", "request_model", "model",
         "response_model", "stream", "usage", "user", "team", "response_headers", "disconnected",
-        "policy_state", "api_key", "jwt",
+        "policy_state", "api_key", "jwt", "translation",
         "error", "endpoint", "first_chunk_at", "span", "client_span",
     )
 
@@ -72,6 +72,7 @@ class Exchange:
         self.team: str | None = None
         self.api_key: dict[str, Any] | None = None  # metadata of the client's gateway API key (CEL `apiKey`)
         self.jwt: dict[str, Any] | None = None  # verified JWT claims (CEL `jwt`)
+        self.translation: Any = None  # proxy.translation.Translation when client and provider formats differ
         self.response_headers: Headers = []  # added to the response (success or error)
         self.disconnected = False  # the client went away before the response finished
         self.policy_state: dict[str, Any] = {}  # per-policy scratch (reservations, ...)

@@ -215,7 +215,7 @@ class Gateway:
             llm.prepare_body(ex, route_pol)
         await self._run_request_policies(ex, chain)
         payload = llm.serialize_body(ex)
-        path = self._llm_path(req, backend, spec, ex.route_type)
+        path = self._llm_path(req, backend, spec, ex.route_type, ex.translation is not None)
         headers = self._llm_headers(req, backend, spec, route_pol)
         tls_on = backend.host_override is None or backend.tls is not None
         host = backend.host_override.host if backend.host_override else spec.default_host
@@ -230,6 +230,9 @@ class Gateway:
         ex.usage = UsageAccumulator(fmt_code)
         ok = up.status < 300
         filters = [f for p in chain if (f := p.response_filter(ex)) is not None] if ok else []
+        translation = ex.translation
+        if translation is not None and ok and ex.stream:
+            filters.insert(0, translation.stream_filter())  # later filters see the client's format
         out = downstream_response_headers(up.raw_headers, keep_length=False)
         out = self._modify_response_headers(out, route_pol, backend.policies, ex)
         if ex.stream and ok and up.headers.get("content-type", "").startswith("text/event-stream"):
@@ -238,8 +241,12 @@ class Gateway:
             body = await upstream.read_body(up, MAX_LLM_RESPONSE)
             if ok:
                 ex.usage.feed_body(body)
+                if translation is not None:
+                    body = translation.response_body(body)
                 for f in filters:
                     body = f.feed(body) + f.flush()
+            elif translation is not None:
+                body = translation.error_body(body, up.status)
             resp.send(up.status, out, body)
         ex.response_model = ex.usage.model
 
@@ -277,12 +284,14 @@ class Gateway:
         resp.send(200, [(b"content-type", b"application/json")], orjson.dumps({"object": "list", "data": data}))
 
     @staticmethod
-    def _llm_path(req: Request, backend: AIBackend, spec: Any, route_type: RouteType) -> str:
+    def _llm_path(req: Request, backend: AIBackend, spec: Any, route_type: RouteType, translated: bool) -> str:
+        if translated:
+            route_type = spec.native_format  # the request now speaks the provider's API
         if backend.path_override is not None:
             return backend.path_override
         if backend.path_prefix is not None:
             return spec.upstream_path(route_type, backend.path_prefix)
-        if backend.host_override is not None:
+        if backend.host_override is not None and not translated:
             # agentgateway keeps the client's path when only the host is overridden.
             return req.target.decode("latin-1")
         return spec.upstream_path(route_type, None)

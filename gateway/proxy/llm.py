@@ -25,6 +25,7 @@ from gateway.policies.ai_request import apply_ai_policy
 from gateway.policies.base import Exchange
 from gateway.providers.base import ProviderSpec
 from gateway.providers.registry import provider_spec
+from gateway.proxy.translation import translation_for
 from gateway.routing.router import headers_match
 from gateway.server.types import Request
 
@@ -97,12 +98,15 @@ def prepare_body(ex: Exchange, route_policies: Policies) -> None:
     body, backend, route_type = ex.body, ex.backend, ex.route_type
     assert body is not None and backend is not None and route_type is not None
     spec = spec_for(backend)
+    translation = None
     if route_type in (RouteType.COMPLETIONS, RouteType.MESSAGES) and route_type is not spec.native_format:
-        raise NotImplementedYet(
-            f"translating {route_type.value} requests to the {spec.name} provider is not supported "
-            "by this gateway yet",
-            status=400,
-        )
+        translation = translation_for(route_type, spec.native_format)
+        if translation is None:
+            raise NotImplementedYet(
+                f"translating {route_type.value} requests to the {spec.name} provider is not supported "
+                "by this gateway yet",
+                status=400,
+            )
     model = body.get("model")
     ex.request_model = model if isinstance(model, str) else None
     changed = False
@@ -113,7 +117,7 @@ def prepare_body(ex: Exchange, route_policies: Policies) -> None:
         if policy is not None:
             changed = apply_ai_policy(body, policy, route_type) or changed
     ex.stream = body.get("stream") is True
-    if ex.stream and route_type is RouteType.COMPLETIONS and "stream_options" not in body:
+    if ex.stream and route_type is RouteType.COMPLETIONS and "stream_options" not in body and translation is None:
         # So the final chunk carries usage and every token is counted (agentgateway does this too).
         body["stream_options"] = {"include_usage": True}
         changed = True
@@ -121,6 +125,11 @@ def prepare_body(ex: Exchange, route_policies: Policies) -> None:
     if route_type in (RouteType.COMPLETIONS, RouteType.MESSAGES) and not isinstance(model, str):
         raise InvalidRequest("model not specified", code="missing_model")
     ex.model = model if isinstance(model, str) else None
+    if translation is not None:
+        # Model rules and ai policies apply in the client's format; then the body crosses over.
+        ex.body = translation.request(body)
+        ex.translation = translation
+        changed = True
     ex.body_changed = ex.body_changed or changed
 
 

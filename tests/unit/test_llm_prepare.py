@@ -7,7 +7,7 @@ import pytest
 
 from gateway.config import load_config_text
 from gateway.config.model import AIBackend, ModelRouter, Policies, RouteType
-from gateway.errors import InvalidRequest, ModelNotFound, NotImplementedYet
+from gateway.errors import InvalidRequest, ModelNotFound
 from gateway.policies.base import Exchange
 from gateway.proxy import llm
 from gateway.server.types import Request
@@ -92,10 +92,15 @@ def test_bad_json_and_missing_model() -> None:
         prepared(b'{"messages": []}')
 
 
-def test_format_mismatch_is_refused_until_translation_exists() -> None:
-    with pytest.raises(NotImplementedYet) as err:
-        prepared(b'{"model":"m","messages":[]}', provider="anthropic")
-    assert err.value.status == 400
+def test_openai_request_to_anthropic_provider_is_translated() -> None:
+    ex = prepared(b'{"model":"m","max_tokens":50,"messages":[{"role":"system","content":"be brief"},'
+                  b'{"role":"user","content":"hi"}]}', provider="anthropic", model="claude-haiku-4-5")
+    out = orjson.loads(llm.serialize_body(ex))
+    assert ex.translation is not None
+    assert out["model"] == "claude-haiku-4-5"
+    assert out["system"] == "be brief"
+    assert out["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    assert out["max_tokens"] == 50
 
 
 @pytest.mark.parametrize("path,expected", [
