@@ -119,6 +119,10 @@ class Policy:
     """Base class with no-op hooks; subclasses override what they need."""
 
     name = "policy"
+    # False: runs on LLM routes before the backend is chosen (auth, identity, authorization, rate
+    # limits), so an unauthenticated client learns nothing about models. True: needs the final
+    # model and body after agentgateway's model rules (guardrails, budgets).
+    after_model_rules = False
 
     async def on_request(self, ex: Exchange) -> None:
         return None

@@ -50,6 +50,8 @@ def output_cap(body: dict[str, Any], default: int) -> int:
 
 
 class BudgetPolicy(Policy):
+
+    after_model_rules = True
     name = "budget"
 
     def __init__(self, service: CostService, route_name: str) -> None:

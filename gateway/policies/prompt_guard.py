@@ -41,6 +41,8 @@ def _guard_of(backend: AIBackend | None) -> PromptGuard | None:
 
 
 class PromptGuardPolicy(Policy):
+
+    after_model_rules = True
     name = "promptGuard"
 
     def __init__(self, route_guard: PromptGuard | None, metrics: Any) -> None:

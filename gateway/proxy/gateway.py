@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from typing import Any
 
@@ -72,10 +73,14 @@ class Gateway:
         self.started_at = int(time.time())
         # Policy chains are built once per route; keyed by identity since routes are frozen values.
         self._chains: dict[int, tuple[Policy, ...]] = {}
+        # The same chains split for LLM routes: (before backend selection, after model rules).
+        self._llm_phases: dict[int, tuple[tuple[Policy, ...], tuple[Policy, ...]]] = {}
         for bind in config.binds:
             for listener in bind.listeners:
                 for route in listener.routes:
-                    self._chains[id(route)] = build_chain(route, self.services)
+                    chain = self._chains[id(route)] = build_chain(route, self.services)
+                    self._llm_phases[id(route)] = (tuple(p for p in chain if not p.after_model_rules),
+                                                   tuple(p for p in chain if p.after_model_rules))
 
     async def start(self) -> None:
         await self.services.start()
@@ -140,12 +145,11 @@ class Gateway:
         return chain
 
     @staticmethod
-    async def _run_request_policies(ex: Exchange, chain: tuple[Policy, ...]) -> None:
-        if not chain:
-            return
-        reached: list[Policy] = []
-        ex.policy_state[REACHED] = reached
+    async def _run_request_policies(ex: Exchange, chain: Iterable[Policy]) -> None:
+        reached: list[Policy] | None = ex.policy_state.get(REACHED)
         for policy in chain:
+            if reached is None:
+                reached = ex.policy_state[REACHED] = []
             reached.append(policy)
             await policy.on_request(ex)
 
@@ -204,16 +208,22 @@ class Gateway:
         backend_ai = target.policies.ai if isinstance(target, AIBackend) else None
         ex.route_type = llm.route_type_for(req.path, (route_pol.ai, backend_ai))
         ex.fmt = llm.client_format(ex.route_type)
+        early, late = self._llm_phases.get(id(ex.route), ((), ()))
         if ex.route_type is RouteType.MODELS:
+            await self._run_request_policies(ex, early)  # listing models needs the same credentials
             self._answer_models(resp, ex, target)
             return
-        ex.body = llm.parse_body(req) if ex.route_type is not RouteType.PASSTHROUGH else None
+        if ex.route_type is not RouteType.PASSTHROUGH:
+            ex.body = llm.parse_body(req)
+            model = ex.body.get("model")
+            ex.request_model = model if isinstance(model, str) else None
+        await self._run_request_policies(ex, early)
         backend = ex.backend = llm.select_backend(target, ex.body, req)
         spec = llm.spec_for(backend)
         ex.backend_name, ex.provider = backend.name, spec.name
         if ex.body is not None:
             llm.prepare_body(ex, route_pol)
-        await self._run_request_policies(ex, chain)
+        await self._run_request_policies(ex, late)
         payload = llm.serialize_body(ex)
         path = self._llm_path(req, backend, spec, ex.route_type, ex.translation is not None)
         headers = self._llm_headers(req, backend, spec, route_pol)
