@@ -67,6 +67,11 @@ class Alert:
     spent: int
 
 
+# Accounts are state only while they hold spend or reservations in their current window; past
+# this many, idle ones are dropped (exactly: reopening one gives the same empty account).
+MAX_IDLE_ACCOUNTS = 100_000
+
+
 class BudgetBook:
     def __init__(self, budgets: Budgets, initial: Totals | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -76,20 +81,31 @@ class BudgetBook:
         self._teams = dict(budgets.teams)
         self._initial = initial or {}
         self._clock = clock
-        self._accounts: dict[tuple[str, str], Account | None] = {}
+        self._accounts: dict[tuple[str, str], Account] = {}
+        self._max_accounts = MAX_IDLE_ACCOUNTS
 
     def account(self, scope: str, name: str | None, now: float | None = None) -> Account | None:
         """The account a user/team is charged to, or None when no limit applies to it."""
         if name is None:
             return None
         key = (scope, name)
-        if key in self._accounts:
-            acc = self._accounts[key]
-        else:
-            acc = self._accounts[key] = self._open(scope, name)
-        if acc is not None:
-            self._roll(acc, self._clock() if now is None else now)
+        acc = self._accounts.get(key)
+        if acc is None:
+            # Names without a limit are not remembered: any client-chosen name would grow the map.
+            acc = self._open(scope, name)
+            if acc is None:
+                return None
+            if len(self._accounts) >= self._max_accounts:
+                self._drop_idle(self._clock() if now is None else now)
+            self._accounts[key] = acc
+        self._roll(acc, self._clock() if now is None else now)
         return acc
+
+    def _drop_idle(self, now: float) -> None:
+        for key, acc in list(self._accounts.items()):
+            self._roll(acc, now)
+            if acc.spent == 0 and acc.reserved == 0:
+                del self._accounts[key]
 
     def _open(self, scope: str, name: str) -> Account | None:
         if scope == "user":
@@ -153,4 +169,4 @@ class BudgetBook:
         return out
 
     def snapshot(self) -> list[Account]:
-        return [a for a in self._accounts.values() if a is not None]
+        return list(self._accounts.values())

@@ -75,3 +75,21 @@ def test_book_resumes_from_loaded_rollups() -> None:
     with pytest.raises(BudgetExceeded):
         book.reserve("ann", None, 101)
     book.reserve("ann", None, 100)
+
+
+def test_memory_is_bounded_without_losing_spend() -> None:
+    book = BudgetBook(Budgets(default_user=BudgetLimit(1000)))
+    book._max_accounts = 50  # the production cap is 100k; the rule is the same
+    spender = book.reserve("spender", None, 10)
+    book.settle(spender, 10)
+    for i in range(500):  # many one-off names, each reserving and releasing nothing
+        book.settle(book.reserve(f"user-{i}", None, 5), 0)
+    assert len(book.snapshot()) <= 50
+    # The account that holds spend survived every sweep.
+    acc = book.account("user", "spender")
+    assert acc is not None and acc.spent == 10
+    # Names with no limit at all are never remembered.
+    unlimited = BudgetBook(Budgets(users=(("ann", BudgetLimit(100)),)))
+    for i in range(100):
+        assert unlimited.account("user", f"stranger-{i}") is None
+    assert unlimited.snapshot() == []
