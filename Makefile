@@ -33,9 +33,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check gateway tests benchmarks demo
 	$(BIN)/mypy gateway
 
+# The benchmark suite vs nginx (~5 min); `make bench BENCH_ARGS=--quick` for a <1 min run.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python benchmarks/bench.py
+	@(command -v wrk && (command -v nginx || test -x /usr/sbin/nginx)) >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk nginx)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 annotate: $(STAMP)
 	$(BIN)/cython -3 -a gateway/_fastpath.pyx

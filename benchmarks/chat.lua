@@ -1,5 +1,7 @@
 -- wrk script: POST a ~300-byte OpenAI chat completion body, report JSON stats at the end.
 --   wrk -t1 -c50 -d5s -s benchmarks/chat.lua http://127.0.0.1:PORT/v1/chat/completions
+-- BENCH_BODY_FILE=benchmarks/requests/openai_stream.json sends that file's bytes instead
+-- (bench.py uses benchmarks/requests/*.json for every workload).
 -- No response() hook on purpose: defining one makes wrk hand every response to Lua, which costs
 -- client CPU and would lower the ceiling we are trying to measure.
 
@@ -9,6 +11,16 @@ wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You a
   'used for gateway benchmarks."},{"role":"user","content":"Summarise the benefits of connection ' ..
   'pooling for an HTTP reverse proxy in two short sentences, please."}],"max_tokens":64,' ..
   '"temperature":0.2,"stream":false,"user":"bench"}'
+wrk.headers["anthropic-version"] = "2023-06-01"  -- needed on /v1/messages, ignored elsewhere
+wrk.headers["x-user-id"] = "bench-user"          -- identity for the budget (trustHeaders) config
+wrk.headers["x-team-id"] = "bench-team"
+
+local body_file = os.getenv("BENCH_BODY_FILE")
+if body_file and body_file ~= "" then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+end
 
 -- One line, prefixed so bench.py can find it among wrk's own report. Latencies are in
 -- microseconds in wrk; we convert to milliseconds. wrk's errors.status counts responses with

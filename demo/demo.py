@@ -124,6 +124,7 @@ class Demo:
             self.procs.append(mock)
             wait_port(mock_port, mock)
             print(f"mock provider  : http://127.0.0.1:{mock_port} (speaks OpenAI and Anthropic)")
+            self._start_primary_mock()
         with open(self.gateway_log, "wb") as log:  # access-log lines, shown by observability()
             gw = subprocess.Popen([sys.executable, "-m", "gateway", "-f", str(config)], cwd=ROOT, env=self.env,
                                   stderr=log)
@@ -376,9 +377,67 @@ class Demo:
         print(f"   caller span {parent}")
         show(parent, 1)
 
+    def _start_primary_mock(self) -> None:
+        """A second mock: the `failover` route's primary, killed mid-demo by multi_provider()."""
+        port = free_port()
+        self.env["PRIMARY_MOCK_ADDR"] = f"127.0.0.1:{port}"
+        self.primary_mock = subprocess.Popen([sys.executable, "-m", "gateway.mock", "--host", "127.0.0.1",
+                                              "--port", str(port), "--latency-ms", "20"], cwd=ROOT,
+                                             stdout=subprocess.DEVNULL)
+        self.procs.append(self.primary_mock)
+        wait_port(port, self.primary_mock)
+        print(f"primary mock   : http://127.0.0.1:{port} (the failover route's primary; killed mid-demo)")
+
+    def multi_provider(self) -> None:
+        section("Feature 6: multi-provider - one request, two provider formats, live failover")
+        if self.real:
+            print("   skipped: examples/demo-anthropic.yaml has one provider")
+            return
+        ask = [{"role": "user", "content": "Summarize the benefits of an LLM gateway in one sentence."}]
+        print("   The same OpenAI-SDK request to routes /compare/anthropic and /compare/openai:")
+        for name in ("anthropic", "openai"):
+            client = openai.OpenAI(base_url=f"{self.url}/compare/{name}/v1", api_key="unused", max_retries=0)
+            raw = client.chat.completions.with_raw_response.create(model="any", max_tokens=60, messages=ask)
+            wire = "Anthropic Messages" if raw.headers.get("x-mock-auth-header") == "x-api-key" else "OpenAI Chat"
+            c = raw.parse()
+            print(f"   {name:9} -> {wire:18} API, model {c.model}: {(c.choices[0].message.content or '')[:60]!r}")
+        rows = {r["key"]: r for r in self._spend("route")}
+        print(f"\n   {'Provider':10} {'Model':28} {'In tok':>7} {'Out tok':>8} {'Cost (USD, ledger)':>19}")
+        for route, provider, model in (("compare-anthropic", "Anthropic", "claude-haiku-4-5-20251001"),
+                                       ("compare-openai", "OpenAI", "gpt-4o-mini")):
+            r = rows.get(route)
+            if r is not None:
+                print(f"   {provider:10} {model:28} {r['inputTokens']:>7} {r['outputTokens']:>8} {r['costUsd']:>19}")
+        self._live_failover()
+
+    def _live_failover(self) -> None:
+        print("\n   Route /failover: anthropic-primary (its own mock), then openai-fallback. No health policy.")
+        client = openai.OpenAI(base_url=f"{self.url}/failover/v1", api_key="unused", max_retries=0)
+        for i in range(1, 7):
+            if i == 3:
+                self.primary_mock.kill()
+                self.primary_mock.wait(5)
+                print("   -- killed the primary mock provider --")
+            start = time.monotonic()
+            try:
+                c = client.chat.completions.create(model="any", max_tokens=30, messages=[
+                    {"role": "user", "content": f"request {i}"}])
+                served = "primary (Anthropic)" if c.model.startswith("claude") else "fallback (OpenAI)"
+                print(f"   request {i}: 200 from {served:20} {1000 * (time.monotonic() - start):6.1f} ms")
+            except openai.APIError as e:
+                print(f"   request {i}: FAILED {e}")
+        stats = f"http://127.0.0.1:{self.ports['STATS_ADDR']}/metrics"
+        lines = call("GET", stats).text.splitlines()
+        retried = sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith("agentgateway_retries_total{"))
+        print(f"   agentgateway_retries_total = {retried:g}: one failed attempt, then the primary was ejected "
+              "(later requests skip it until its cool-down ends)")
+
     def not_yet(self) -> None:
+        pending: tuple[str, ...] = ()  # multi-provider failover and translation: multi_provider()
+        if not pending:
+            return
         section("Not built yet (tracked as issues)")
-        for name in ("multi-provider failover and translation",):
+        for name in pending:
             print(f"   - {name}")
 
 
@@ -395,6 +454,7 @@ def main() -> int:
         demo.pii()
         demo.budgets()
         demo.chargeback()
+        demo.multi_provider()
         demo.observability()
         demo.not_yet()
     finally:

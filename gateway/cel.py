@@ -12,6 +12,7 @@ from typing import Any
 
 import cel
 
+from gateway.cel_macros import expand_macros, functions_used
 from gateway.policies.base import Exchange
 
 
@@ -20,14 +21,16 @@ class CelError(ValueError):
 
 
 class Expression:
-    __slots__ = ("source", "_program", "_variables")
+    __slots__ = ("source", "_program", "_variables", "_functions")
 
     def __init__(self, source: str) -> None:
         self.source = source
         try:
-            self._program = cel.compile(source)
+            # agentgateway's default()/stripPrefix() etc. (cel_macros.py); the source is kept as written.
+            self._program = cel.compile(expand_macros(source))
         except ValueError as exc:
             raise CelError(str(exc).splitlines()[0]) from None
+        self._functions = functions_used(source)
         # The library converts every activation value on each call (a 200 KB `llmRequest` costs
         # ~130 us even when unused), so only the variables the expression references are built.
         self._variables: frozenset[str] = frozenset(self._program.variables())
@@ -39,9 +42,21 @@ class Expression:
         value means (no key, condition false, ...).
         """
         try:
-            return self._program.execute(activation(ex, self._variables))
+            return self._execute(activation(ex, self._variables))
         except Exception:  # noqa: BLE001 - the library raises KeyError/TypeError/ValueError/RuntimeError
             return None
+
+    def evaluate_with(self, variables: dict[str, Any]) -> Any:
+        """The value over explicit variables (e.g. `response` for health checks), or None."""
+        try:
+            return self._execute(variables)
+        except Exception:  # noqa: BLE001 - as in evaluate()
+            return None
+
+    def _execute(self, variables: dict[str, Any]) -> Any:
+        if not self._functions:  # the common case: no Context object per call
+            return self._program.execute(variables)
+        return self._program.execute(cel.Context(variables=variables, functions=self._functions))
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"

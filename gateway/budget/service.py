@@ -16,6 +16,7 @@ from gateway.config.model_cost import CostConfig
 from gateway.ledger.record import SpendStore
 from gateway.ledger.sqlite_store import SqliteSpendStore
 from gateway.pricing.catalog import Catalog, build_catalog
+from gateway.telemetry.cost_metrics import budget_families, ledger_families
 
 log = logging.getLogger("agentgateway.cost")
 
@@ -43,6 +44,12 @@ class CostService:
         webhook = budgets.alerts.webhook if budgets else None
         self.alerter = Alerter(webhook.reveal() if webhook is not None else None, alerts)
         self._warned: set[str] = set()
+        # Read when scraped (the book is replaced in start(): the lambda looks it up each time).
+        if budgets is not None:
+            metrics.watch("budget", lambda: budget_families(self.book, budgets))
+        store = self.store
+        if store is not None:
+            metrics.watch("ledger", lambda: ledger_families(store))
 
     async def start(self) -> None:
         if self.store is not None:

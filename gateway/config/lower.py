@@ -17,8 +17,10 @@ from .lower_policies import duration
 from .lower_ratelimit import standard_attributes
 from .lower_routes import route
 from .lower_telemetry import access_log_policy, lower_telemetry
+from .lower_tracing_policy import frontend_tracing
 from .reader import NOT_SUPPORTED, Ctx, Section
 from .schema import SchemaNode
+from .shorthand import expand_shorthands
 from .values import parse_listen_addr
 from .yamlnodes import YMap, YNode, YScalar
 
@@ -132,6 +134,7 @@ def _binds(ctx: Ctx, root: Section, named: dict[str, m.BackendTarget]) -> list[t
 class _Gateway:
     """A `gateways:` entry while routes are being attached to its listeners."""
 
+    name: str
     port: int | None
     line: int
     listeners: list[m.Listener]
@@ -141,7 +144,7 @@ class _Gateway:
         if self.port is None:
             return None
         lis = [replace(li, routes=tuple(r)) for li, r in zip(self.listeners, self.routes, strict=True)]
-        return m.Bind(self.port, tuple(lis))
+        return m.Bind(self.port, tuple(lis), gateway=self.name)
 
 
 def _gateways(ctx: Ctx, root: Section) -> dict[str, _Gateway]:
@@ -161,7 +164,7 @@ def _gateways(ctx: Ctx, root: Section) -> dict[str, _Gateway]:
                 listeners.append(m.Listener(lsec.string("name"), lsec.string("hostname"), _protocol(lsec)))
         if not sec.has("listeners"):
             listeners.append(m.Listener(name))
-        out[name] = _Gateway(port, sec.line(), listeners, [[] for _ in listeners])
+        out[name] = _Gateway(name, port, sec.line(), listeners, [[] for _ in listeners])
     return out
 
 
@@ -214,6 +217,7 @@ def _place_llm(ctx: Ctx, root: Section, gateways: dict[str, _Gateway]) -> tuple[
 
 
 def lower(ctx: Ctx, tree: YNode | None, env: Mapping[str, str]) -> m.GatewayConfig:
+    expand_shorthands(tree)  # the seed's spellings (README "Routing and failover")
     root = Section.open(ctx, tree if tree is not None else YMap([], 1), "", SchemaNode.root(), "root")
     if root is None:  # a top-level list or scalar; already reported
         return m.GatewayConfig(m.ProcessConfig(), m.FrontendPolicies(), (), ctx.source)
@@ -221,6 +225,7 @@ def lower(ctx: Ctx, tree: YNode | None, env: Mapping[str, str]) -> m.GatewayConf
     process = replace(process, telemetry=access_log_policy(root, process.telemetry))
     frontend = _frontend(root)
     named = named_backends(ctx, root)
+    process = replace(process, telemetry=frontend_tracing(root, process.telemetry, named, env))
     binds = _binds(ctx, root, named)
     gateways = _gateways(ctx, root)
     _attach(ctx, root, gateways, named)

@@ -194,5 +194,5 @@ def route_backends(sec: Section, named: Mapping[str, m.BackendTarget]) -> tuple[
         weight = bsec.integer("weight")
         target = backend_target(bsec, named)
         if target is not None:
-            out.append(m.RouteBackend(target, 1 if weight is None else weight))
+            out.append(m.RouteBackend(target, 1 if weight is None else weight, weight is not None))
     return tuple(out)

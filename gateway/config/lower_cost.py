@@ -155,7 +155,18 @@ def _budgets(sec: Section | None) -> mc.Budgets | None:
         timezone=_timezone(sec),
         default_max_output_tokens=cap if cap is not None else 4096,
         alerts=_alerts(sec.section("alerts", "budgetAlerts")),
+        metrics=_budget_metrics(sec.section("metrics", "budgetMetrics")),
     )
+
+
+def _budget_metrics(sec: Section | None) -> mc.BudgetMetrics:
+    if sec is None:
+        return mc.BudgetMetrics()
+    default = mc.BudgetMetrics()
+    teams, users = sec.boolean("teams"), sec.boolean("users")
+    cap = sec.integer("maxSeries", 0, 100_000)
+    return mc.BudgetMetrics(default.teams if teams is None else teams, default.users if users is None else users,
+                            default.max_series if cap is None else cap)
 
 
 # -- ledger -----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ _BUILTINS = {
 }  # fmt: skip
 _ACTIONS = ("mask", "reject")
 _SCOPES = ("systemPrompt", "messages", "toolOutput", "toolInput")
+_RESPONSE_SCOPES = ("messages", "toolInput")  # answer text, tool-call arguments
 _LABELS = {
     "agentgateway": (mg.AGENTGATEWAY_LABELS, mg.AGENTGATEWAY_CUSTOM_LABEL),
     "seed": (mg.SEED_LABELS, mg.SEED_CUSTOM_LABEL),
@@ -40,8 +41,13 @@ def prompt_guard(sec: Section | None) -> mg.PromptGuard | None:
     if streaming is not None and streaming not in ("Enabled", "Disabled"):
         sec.error("streaming", f'expected one of Enabled, Disabled; got "{streaming}"')
     request = _guards(sec, "request", "promptGuardRequest", True)
-    response = tuple(g for g in _guards(sec, "response", "promptGuardResponse", False)
-                     if isinstance(g, mg.RegexGuard))
+    response = _guards(sec, "response", "promptGuardResponse", False)
+    if streaming == "Enabled" and any(isinstance(g, mg.WebhookGuard) for g in response):
+        # agentgateway would call the webhook on windows of the stream; this gateway does not
+        # (README "Response webhook guards"), so say so rather than silently not checking.
+        sec.error("streaming", "response webhook guards cannot check streamed responses here; "
+                               "remove `streaming: Enabled` (streamed requests are then refused, or with failureMode: "
+                               "failOpen get only the regex guards)")
     if not request and not response:
         return None
     return mg.PromptGuard(request=request, response=response)
@@ -66,7 +72,7 @@ def _guard(sec: Section, request_side: bool) -> mg.Guard | None:
             sec.error(None, "expected exactly one guard kind, e.g. regex")
         return None
     if present[0] == "webhook":
-        return _webhook(sec, sec.section("webhook", "webhookGuard"))
+        return _webhook(sec, sec.section("webhook", "webhookGuard"), request_side)
     rsec = sec.section("regex", "regexGuard")
     if rsec is None:
         return None
@@ -81,7 +87,7 @@ def _guard(sec: Section, request_side: bool) -> mg.Guard | None:
     labels, custom = _LABELS[style]
     return mg.RegexGuard(
         action=action, kinds=kinds, patterns=patterns, labels=labels, custom_label=custom,
-        scope=_scope(sec) if request_side else mg.RegexGuard.scope, rejection=_rejection(sec),
+        scope=_scope(sec, _SCOPES if request_side else _RESPONSE_SCOPES), rejection=_rejection(sec),
     )  # fmt: skip
 
 
@@ -112,15 +118,15 @@ def _rules(sec: Section) -> tuple[int, tuple[re.Pattern[str], ...]]:
     return kinds, tuple(patterns)
 
 
-def _scope(sec: Section) -> tuple[str, ...]:
+def _scope(sec: Section, allowed: tuple[str, ...]) -> tuple[str, ...]:
     if not sec.has("scope"):
         return mg.RegexGuard.scope
     out = set()
     for path, node, _ in sec.items("scope"):
         value = node.value if isinstance(node, YScalar) else None
-        if value not in _SCOPES:
+        if value not in allowed:
             got = f'"{value}"' if isinstance(value, str) else type_name(node)
-            sec.ctx.error(node.line, path, f"expected one of {', '.join(_SCOPES)}; got {got}")
+            sec.ctx.error(node.line, path, f"expected one of {', '.join(allowed)}; got {got}")
             continue
         out.add(str(value))
     return tuple(sorted(out))
@@ -145,7 +151,7 @@ def _rejection(sec: Section) -> mg.Rejection:
 
 
 
-def _webhook(parent: Section, sec: Section | None) -> mg.WebhookGuard | None:
+def _webhook(parent: Section, sec: Section | None, request_side: bool) -> mg.WebhookGuard | None:
     """webhook: {target: {host}, headers: {name: CEL}, forwardHeaderMatches, failureMode}."""
     if sec is None:
         return None
@@ -180,5 +186,5 @@ def _webhook(parent: Section, sec: Section | None) -> mg.WebhookGuard | None:
     forward = header_matches(sec, "forwardHeaderMatches")
     if host is None:
         return None
-    return mg.WebhookGuard(host=host, headers=tuple(headers), forward=forward,
-                           fail_open=mode == "failOpen", rejection=_rejection(parent))
+    return mg.WebhookGuard(host=host, headers=tuple(headers), forward=forward, fail_open=mode == "failOpen",
+                           path="/request" if request_side else "/response", rejection=_rejection(parent))

@@ -9,10 +9,12 @@ from typing import TypeVar
 from . import model as m
 from .lower_auth import auth_fields
 from .lower_backends import merge_policies
+from .lower_failover import health_policy
 from .lower_guard import prompt_guard
 from .lower_policies import backend_auth, backend_tls, cors, header_modifier, secret
 from .lower_ratelimit import local_rate_limit
 from .lower_routes import header_matches
+from .lower_virtual import body_transformation, virtual_models
 from .reader import NOT_SUPPORTED, Section, type_name
 from .values import parse_base_url, parse_host_port
 from .yamlnodes import YMap, YScalar, plain
@@ -129,6 +131,7 @@ def _model_policies(sec: Section, template: _Template) -> m.Policies:
         response_header_modifier=header_modifier(sec.section("responseHeaders", "headerModifier")),
         backend_auth=backend_auth(sec.section("auth", "backendAuth")),
         backend_tls=backend_tls(sec.section(tls_key, "backendTLS")),
+        health=health_policy(sec.section("health", "health")),
         ai=m.AIPolicy(defaults=defaults, overrides=overrides, prompt_guard=guard)
         if defaults or overrides or guard else None,
     )
@@ -226,9 +229,9 @@ def _model(path: str, sec: Section, templates: dict[str, _Template | None]) -> m
     if name is not None and name.count("*") > 1:
         sec.error("name", 'a model pattern may contain at most one "*"')
         name = None
-    if sec.string("visibility") not in (None, "public"):
-        # internal models only make sense behind virtualModels, which come with a later issue.
-        sec.error("visibility", f"internal models are {NOT_SUPPORTED}")
+    visibility = sec.string("visibility")
+    if visibility not in (None, "public", "internal"):
+        sec.error("visibility", f'expected "public" or "internal", got "{visibility}"')
     tpl = _provider_ref(sec, templates)
     matches = list(sec.items("matches"))
     if len(matches) > 1:
@@ -238,7 +241,10 @@ def _model(path: str, sec: Section, templates: dict[str, _Template | None]) -> m
         msec = Section.open(sec.ctx, node, mpath, schema, "llmMatch")
         headers = header_matches(msec) if msec else ()
     backend = _backend(sec, name, tpl) if name is not None and tpl is not None else None
-    return m.LLMModel(name, backend, headers) if backend and name is not None else None
+    transformation = body_transformation(sec)
+    if backend is None or name is None:
+        return None
+    return m.LLMModel(name, backend, headers, visibility == "internal", transformation)
 
 
 def _specificity(indexed: tuple[int, m.LLMModel]) -> tuple[int, int]:
@@ -266,6 +272,7 @@ def lower_llm(llm: Section) -> tuple[int, m.Route]:
         guard = prompt_guard(policies_sec.section("guardrails", "promptGuard"))
         if guard is not None:
             policies = replace(policies, ai=m.AIPolicy(prompt_guard=guard))
-    route = m.Route(name="llm", policies=policies, backends=(m.RouteBackend(m.ModelRouter(ordered)),))
+    router = m.ModelRouter(ordered, virtual_models(llm, ordered))
+    route = m.Route(name="llm", policies=policies, backends=(m.RouteBackend(router),))
     port = llm.integer("port", 0, 65535)
     return (DEFAULT_LLM_PORT if port is None else port), route

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import model as m
 from .lower_auth import auth_fields
+from .lower_failover import health_policy, retry_policy
 from .lower_guard import prompt_guard
 from .lower_ratelimit import local_rate_limit
 from .reader import Section, type_name
@@ -90,6 +91,8 @@ def secret(parent: Section, key: str) -> m.Secret | None:
 def backend_auth(sec: Section | None) -> m.BackendAuth | None:
     if sec is None:
         return None
+    if sec.has("aws"):
+        return _backend_auth_aws(sec)
     node = sec.get("key")
     if node is None:
         sec.require("key")
@@ -98,6 +101,25 @@ def backend_auth(sec: Section | None) -> m.BackendAuth | None:
         return _backend_auth_object(sec)
     key = secret(sec, "key")
     return m.BackendAuth(key) if key else None
+
+
+def _backend_auth_aws(parent: Section) -> m.BackendAuth | None:
+    """aws: {accessKeyId, secretAccessKey, sessionToken?, region?}. `aws: {}` means implicit credentials,
+    of which this gateway reads the standard AWS_* environment variables (no profiles or instance roles)."""
+    if parent.has("key"):
+        parent.error("aws", '"aws" cannot be combined with "key"')
+        return None
+    sec = parent.section("aws", "backendAuthAws")
+    if sec is None:
+        return m.BackendAuth(m.Secret(""), aws=m.AwsAuth())  # `aws: {}` or `aws:` with no value
+    explicit = sec.has("accessKeyId") or sec.has("secretAccessKey")
+    if explicit:
+        sec.require("accessKeyId", "secretAccessKey")
+    key_id, secret_key = secret(sec, "accessKeyId"), secret(sec, "secretAccessKey")
+    if explicit and (key_id is None or secret_key is None):
+        return None
+    aws = m.AwsAuth(key_id, secret_key, secret(sec, "sessionToken"), sec.string("region"))
+    return m.BackendAuth(m.Secret(""), aws=aws)
 
 
 def _backend_auth_object(parent: Section) -> m.BackendAuth | None:
@@ -184,6 +206,7 @@ def route_policies(sec: Section | None) -> m.Policies:
         backend_tls=backend_tls(sec.section("backendTLS", "backendTLS")),
         ai=ai_policy(sec.section("ai", "ai")),
         local_rate_limit=local_rate_limit(sec),
+        retry=retry_policy(sec.section("retry", "retry")),
         **auth_fields(sec),
     )
 
@@ -197,4 +220,12 @@ def backend_policies(sec: Section | None) -> m.Policies:
         backend_auth=backend_auth(sec.section("backendAuth", "backendAuth")),
         backend_tls=backend_tls(sec.section("backendTLS", "backendTLS")),
         ai=ai_policy(sec.section("ai", "ai")),
+        timeout=_backend_http(sec.section("http", "backendHTTP")),
+        health=health_policy(sec.section("health", "health")),
     )
+
+
+def _backend_http(sec: Section | None) -> m.Timeout | None:
+    """backend `http.requestTimeout`: the limit of each upstream attempt to this backend."""
+    limit = duration(sec, "requestTimeout") if sec is not None else None
+    return m.Timeout(backend_request_timeout=limit) if limit is not None else None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from . import model as m
 from .lower_backends import route_backends
+from .lower_failover import check_retry_targets
 from .lower_policies import route_policies
 from .reader import Section
 from .schema import SchemaNode
@@ -104,10 +105,12 @@ def _matches(sec: Section) -> tuple[m.RouteMatch, ...]:
 
 
 def route(sec: Section, named: Mapping[str, m.BackendTarget]) -> m.Route:
-    return m.Route(
+    out = m.Route(
         name=sec.string("name"),
         hostnames=sec.str_list("hostnames"),
         matches=_matches(sec),
         policies=route_policies(sec.section("policies", "routePolicies")),
         backends=route_backends(sec, named),
     )
+    check_retry_targets(sec, out)
+    return out

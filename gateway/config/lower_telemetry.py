@@ -123,10 +123,10 @@ def _fields(parent: Section, name: str) -> t.Fields:
     return t.Fields(_adds(sec), remove)
 
 
-def _adds(sec: Section) -> tuple[tuple[str, Any], ...]:
-    """An `add: {name: CEL}` map, compiled."""
+def _adds(sec: Section, name: str = "add") -> tuple[tuple[str, Any], ...]:
+    """An `add: {name: CEL}` map (or another key of that shape), compiled."""
     add = []
-    for key, path, line, node in sec.entries("add"):
+    for key, path, line, node in sec.entries(name):
         if not (isinstance(node, YScalar) and isinstance(node.value, str)):
             sec.ctx.error(line, path, f"expected string, got {type_name(node)}")
             continue

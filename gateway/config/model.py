@@ -159,19 +159,49 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Route `retry` (LLM routes): total attempts, which statuses retry, the delay between tries."""
+
+    attempts: int = 1  # total, the first included
+    codes: frozenset[int] = frozenset()
+    backoff: float | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class Health:
+    """Backend `health`: what counts as unhealthy and how long an unhealthy backend is ejected."""
+
+    unhealthy: Any = None  # compiled CEL over `response.code`; None = 5xx, 429 or no response
+    eviction_duration: float | None = None  # first cool-down (doubles per consecutive failure)
+    consecutive_failures: int = 1
+
+
+@dataclass(frozen=True)
 class Timeout:
     request_timeout: float | None = None  # seconds, whole downstream request+response
     backend_request_timeout: float | None = None  # seconds, one upstream call
 
 
 @dataclass(frozen=True)
+class AwsAuth:
+    """backendAuth.aws: SigV4 signing for Bedrock backends; no keys = the AWS_* environment variables."""
+
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    session_token: Secret | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
 class BackendAuth:
     """backendAuth.key. `header`/`prefix` None means "the provider's way" for AI backends
-    (Anthropic x-api-key, OpenAI Authorization: Bearer) and Authorization: Bearer otherwise."""
+    (Anthropic x-api-key, OpenAI Authorization: Bearer) and Authorization: Bearer otherwise.
+    With `aws` (and no key) `key` is empty and requests are SigV4-signed instead."""
 
     key: Secret
     header: str | None = None
     prefix: str | None = None
+    aws: AwsAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +262,8 @@ class Policies:
     response_header_modifier: HeaderModifier | None = None
     cors: Cors | None = None
     timeout: Timeout | None = None
+    retry: Retry | None = None  # route `retry` (proxy/failover.py)
+    health: Health | None = None  # backend `health` (proxy/failover.py)
     backend_auth: BackendAuth | None = None
     backend_tls: BackendTLS | None = None
     ai: AIPolicy | None = None
@@ -291,6 +323,9 @@ class LLMModel:
     pattern: str  # exact, "*", "prefix*" or "*suffix"
     backend: AIBackend
     header_matches: tuple[HeaderMatch, ...] = ()
+    internal: bool = False  # visibility: internal -- reachable only through virtualModels
+    # transformation: body field -> compiled CEL over llmRequest, set when this model serves a request
+    transformation: tuple[tuple[str, Any], ...] = ()
 
     def matches(self, model: str) -> bool:
         p = self.pattern
@@ -305,6 +340,24 @@ class ModelRouter:
     """The llm: dialect: choose the backend by the client's model name."""
 
     models: tuple[LLMModel, ...]  # most specific first (non-* char count, then file order)
+    virtual: tuple[VirtualModel, ...] = ()  # llm.virtualModels, checked first by exact name
+
+
+@dataclass(frozen=True)
+class VirtualTarget:
+    """One target of a virtual model: an llm.models name (wildcards resolve as for clients)."""
+
+    model: str
+    weight: int = 1  # weighted
+    priority: int = 0  # failover: lower first, equal = one tier
+    when: Any = None  # conditional: a compiled gateway.cel.Expression; None = the fallback
+
+
+@dataclass(frozen=True)
+class VirtualModel:
+    name: str
+    kind: str  # "weighted" | "failover" | "conditional"
+    targets: tuple[VirtualTarget, ...]
 
 
 BackendTarget = Union[AIBackend, AIGroups, HostBackend, ModelRouter]  # noqa: UP007
@@ -314,6 +367,7 @@ BackendTarget = Union[AIBackend, AIGroups, HostBackend, ModelRouter]  # noqa: UP
 class RouteBackend:
     target: BackendTarget
     weight: int = 1
+    weight_set: bool = False  # an explicit `weight:` (none on any backend = list order is priority)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +431,7 @@ class Bind:
     port: int
     listeners: tuple[Listener, ...]
     address: str = "0.0.0.0"
+    gateway: str | None = None  # the `gateways:` entry it came from: the `gateway` metric label
 
 
 @dataclass(frozen=True)

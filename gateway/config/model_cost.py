@@ -36,6 +36,16 @@ class BudgetAlerts:
 
 
 @dataclass(frozen=True)
+class BudgetMetrics:
+    """config.budgets.metrics: which accounts get spend/remaining gauges. Users are opt-in and the
+    number of accounts exported is capped: every account is a label value on every scrape."""
+
+    teams: bool = True
+    users: bool = False
+    max_series: int = 200  # accounts per scrape, biggest spenders first
+
+
+@dataclass(frozen=True)
 class Budgets:
     users: tuple[tuple[str, BudgetLimit], ...] = ()
     teams: tuple[tuple[str, BudgetLimit], ...] = ()
@@ -44,6 +54,7 @@ class Budgets:
     timezone: str = "UTC"
     default_max_output_tokens: int = 4096
     alerts: BudgetAlerts = field(default_factory=BudgetAlerts)
+    metrics: BudgetMetrics = field(default_factory=BudgetMetrics)
 
 
 @dataclass(frozen=True)

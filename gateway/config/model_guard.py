@@ -38,19 +38,21 @@ class RegexGuard:
     patterns: tuple[re.Pattern[str], ...] = ()  # custom `pattern` rules, in order
     labels: tuple[str, ...] = AGENTGATEWAY_LABELS
     custom_label: str = AGENTGATEWAY_CUSTOM_LABEL
-    # Request side only: which texts are checked (agentgateway default: systemPrompt, messages).
+    # Which texts are checked (agentgateway default: systemPrompt, messages). Response side (our
+    # extension): messages = answer text, toolInput = tool-call arguments.
     scope: tuple[str, ...] = ("messages", "systemPrompt")
     rejection: Rejection = Rejection()
 
 
 @dataclass(frozen=True)
 class WebhookGuard:
-    """agentgateway's webhook guard (request side): POST http://<host>/request."""
+    """agentgateway's webhook guard: POST http://<host>/request (or /response on the response side)."""
 
     host: str  # "host:port"
     headers: tuple[tuple[str, Expression], ...] = ()  # extra headers, values from CEL
     forward: tuple[HeaderMatch, ...] = ()  # client request headers copied to the webhook
     fail_open: bool = False  # failureMode: failOpen (default failClosed: 503)
+    path: str = "/request"  # "/response" for response guards
     scope: tuple[str, ...] = ("messages", "systemPrompt")  # unused by webhooks; keeps guards uniform
     rejection: Rejection = Rejection()
 
@@ -61,4 +63,4 @@ Guard = Union[RegexGuard, WebhookGuard]  # noqa: UP007
 @dataclass(frozen=True)
 class PromptGuard:
     request: tuple[Guard, ...] = ()
-    response: tuple[RegexGuard, ...] = ()
+    response: tuple[Guard, ...] = ()

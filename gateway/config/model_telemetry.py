@@ -31,6 +31,10 @@ class TracingConfig:
     random_sampling: float = 0.0
     client_sampling: float = 1.0
     fields: Fields = field(default_factory=Fields)
+    # frontendPolicies.tracing only: OTel Resource attributes (constants, evaluated at load) and a
+    # CEL keep-filter: a sampled request's spans are exported only when it evaluates to true.
+    resources: tuple[tuple[str, Any], ...] = ()
+    filter: Any = None
 
 
 @dataclass(frozen=True)

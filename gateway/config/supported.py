@@ -28,7 +28,9 @@ SUPPORTED: dict[str, frozenset[str]] = {
             "pricing", "budgets", "ledger",
         },
         "pricing": {"builtinCatalog", "unknownModel"},
-        "budgets": {"users", "teams", "defaultUser", "defaultTeam", "timezone", "defaultMaxOutputTokens", "alerts"},
+        "budgets": {"users", "teams", "defaultUser", "defaultTeam", "timezone", "defaultMaxOutputTokens", "alerts",
+                    "metrics"},
+        "budgetMetrics": {"teams", "users", "maxSeries"},
         "budgetLimit": {"limit", "period"},
         "budgetAlerts": {"thresholds", "webhook"},
         "ledger": {"path", "flushInterval"},
@@ -45,7 +47,12 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "config.metrics": {"remove", "fields"},
         "telemetryFields": {"add", "remove"},
         "metricFields": {"add"},
-        "frontendPolicies": {"http", "accessLog"},
+        "frontendPolicies": {"http", "accessLog", "tracing"},
+        # lower_tracing_policy.py; `service` is reported there, `policies` is not supported.
+        "frontendPolicies.tracing": {
+            "host", "backend", "service", "attributes", "resources", "remove", "randomSampling",
+            "clientSampling", "filter", "path", "protocol",
+        },
         "frontendPolicies.accessLog": {"filter", "add", "remove"},
         "frontendPolicies.http": {"maxBufferSize", "http1MaxHeaders", "http1IdleTimeout"},
         # binds dialect
@@ -63,15 +70,21 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "valueMatch": {"exact", "regex"},
         # policies
         "routePolicies": _HEADER_MODIFIERS | {"cors", "timeout", "backendAuth", "backendTLS", "ai"}
-        | {"localRateLimit"}
+        | {"localRateLimit", "retry"}
         | _CLIENT_AUTH,
-        "backendPolicies": _HEADER_MODIFIERS | {"backendAuth", "backendTLS", "ai"},
+        "backendPolicies": _HEADER_MODIFIERS | {"backendAuth", "backendTLS", "ai", "http", "health"},
+        "backendHTTP": {"requestTimeout"},  # one attempt's limit (failover: README "Failover")
+        # Failover tuning (lower_failover.py); restoreHealth/healthThreshold (health scores) are not supported.
+        "retry": {"attempts", "codes", "backoff"},
+        "health": {"unhealthyExpression", "eviction"},
+        "healthEviction": {"duration", "consecutiveFailures"},
         "headerModifier": {"add", "set", "remove"},
         "cors": {
             "allowCredentials", "allowHeaders", "allowMethods", "allowOrigins", "exposeHeaders", "maxAge",
         },
         "timeout": {"requestTimeout", "backendRequestTimeout"},
-        "backendAuth": {"key"},
+        "backendAuth": {"key", "aws"},
+        "backendAuthAws": {"accessKeyId", "secretAccessKey", "sessionToken", "region"},
         "backendAuthKey": {"file", "value", "location"},
         "secretFile": {"file"},
         "authLocation": {"header"},
@@ -83,7 +96,8 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "promptGuardRequest": {"regex", "scope", "rejection", "webhook"},
         "webhookGuard": {"target", "headers", "forwardHeaderMatches", "failureMode"},
         "webhookTarget": {"host"},
-        "promptGuardResponse": {"regex", "rejection"},
+        # Response `scope` (toolInput: tool-call arguments in answers) is our extension.
+        "promptGuardResponse": {"regex", "rejection", "webhook", "scope"},
         "regexGuard": {"action", "rules", "labels"},
         "regexRule": {"builtin", "pattern"},
         "guardRejection": {"status", "body", "headers"},
@@ -103,7 +117,14 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "provider.bedrock": {"model", "region", "guardrailIdentifier", "guardrailVersion"},
         "provider.azure": {"model", "resourceName", "resourceType", "apiVersion", "projectName"},
         # llm dialect
-        "llm": {"port", "models", "providers", "policies"},
+        "llm": {"port", "models", "providers", "policies", "virtualModels"},
+        # llm.virtualModels (lower_virtual.py)
+        "llmVirtualModel": {"name", "routing"},
+        "llmVirtualRouting": {"weighted", "failover", "conditional"},
+        "llmVirtualTargets": {"targets"},
+        "llmVirtualTarget.weighted": {"model", "weight"},
+        "llmVirtualTarget.failover": {"model", "priority"},
+        "llmVirtualTarget.conditional": {"model", "when"},
         "llmPolicies": {"cors"} | {"localRateLimit"} | _CLIENT_AUTH | {"guardrails"},
         # client auth (lower_auth.py); CEL `expression` credential locations are not supported yet
         "jwtAuth": {"mode", "location", "providers", "issuer", "audiences", "jwks", "jwtValidationOptions"},
@@ -120,11 +141,12 @@ SUPPORTED: dict[str, frozenset[str]] = {
         "authRule": {"allow", "deny", "require"},
         "llmModel": {
             "name", "provider", "params", "matches", "visibility", "defaults", "overrides",
-            "requestHeaders", "responseHeaders", "backendTLS", "tls", "auth", "guardrails",
+            "requestHeaders", "responseHeaders", "backendTLS", "tls", "auth", "guardrails", "health",
+            "transformation",
         },
         "llmProvider": {"name", "provider", "params", "defaults"},
         "llmProviderDefaults": {
-            "defaults", "overrides", "requestHeaders", "responseHeaders", "backendTLS", "tls", "auth",
+            "defaults", "overrides", "requestHeaders", "responseHeaders", "backendTLS", "tls", "auth", "health",
         },
         "llmProviderRef": {"reference"},
         "llmParams": {

@@ -86,6 +86,8 @@ class SqliteSpendStore:
         self._totals: PeriodTotals = {}
         self._windows: tuple[float, float, list[tuple[str, str]]] | None = None  # writer thread only
         self.written = 0
+        # Seconds from the enqueue of the oldest record of the last committed batch to its commit.
+        self.commit_lag = 0.0
 
     # -- event loop side ---------------------------------------------------------------------
     def append(self, record: SpendRecord) -> None:
@@ -93,6 +95,16 @@ class SqliteSpendStore:
 
     def period_totals(self) -> PeriodTotals:
         return self._totals
+
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def oldest_pending_age(self, now: float) -> float:
+        """How long the oldest uncommitted record has waited: grows when the writer is stuck."""
+        try:
+            return max(0.0, now - self._queue[0].ts)
+        except IndexError:  # empty, or the writer thread took it meanwhile
+            return 0.0
 
     async def start(self) -> None:
         try:
@@ -158,6 +170,7 @@ class SqliteSpendStore:
             queue.extendleft(reversed(batch))
             raise
         self.written += len(batch)
+        self.commit_lag = max(0.0, time.time() - batch[0].ts)  # records carry their enqueue time
         return len(batch)
 
     def _rollups(self, batch: list[SpendRecord]) -> list[tuple[str, str, str, str, int, int]]:

@@ -10,6 +10,7 @@ connection, which keeps pipelined responses in order.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import socket
 import struct
@@ -20,7 +21,7 @@ from typing import Any, cast
 import httptools
 import orjson
 
-from gateway.mock import formats
+from gateway.mock import cloud, formats
 from gateway.mock.formats import ANTHROPIC, OPENAI
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -66,12 +67,13 @@ class RecordedRequest:
     """
 
     __slots__ = ("method", "path", "query", "headers", "json", "body_size", "auth",
-                 "anthropic_version", "stream", "client", "received_at")
+                 "anthropic_version", "stream", "client", "received_at", "body_sha256")
 
     def __init__(self, method: str, path: str, query: str, headers: dict[str, str], json: Any,
                  body_size: int, auth: tuple[str, str], stream: bool,
-                 client: tuple[str, int] | None = None) -> None:
+                 client: tuple[str, int] | None = None, body_sha256: str = "") -> None:
         self.method = method
+        self.body_sha256 = body_sha256  # lets a test recompute a request signature over the exact bytes
         self.path = path
         self.query = query
         self.headers = headers
@@ -220,11 +222,16 @@ class MockProvider:
             except orjson.JSONDecodeError as e:
                 json_error = str(e)
         stream = isinstance(parsed, dict) and parsed.get("stream") is True
+        cloud_route = cloud.classify(path, query_b.decode("latin-1"), headers, parsed)
+        if cloud_route is not None:
+            kind = cloud_route.kind
+            stream = stream if cloud_route.stream is None else cloud_route.stream
 
         if self.record:
             recorded_headers = {k: formats.redact(k, v) for k, v in headers.items()}
             self._remember(RecordedRequest(method, path, query_b.decode("latin-1"), recorded_headers,
-                                           parsed, len(body), auth, stream, client))
+                                           parsed, len(body), auth, stream, client,
+                                           hashlib.sha256(body).hexdigest()))
 
         plan = _Plan()
         plan.keep_alive = keep_alive
@@ -245,7 +252,8 @@ class MockProvider:
 
         def error(status: int, message: str, k: str = kind) -> _Plan:
             plan.status = status
-            plan.body = formats.error_body(k, status, message)
+            plan.body = cloud.converse_error(status, message) if k == cloud.BEDROCK else (
+                formats.error_body(k, status, message))
             plan.events = None
             plan.head = _status_line(status) + _JSON_HEADERS + extra
             return plan
@@ -262,7 +270,12 @@ class MockProvider:
             plan.head = _status_line(200) + _JSON_HEADERS + extra
             plan.delay = 0.0
             return plan
-        is_chat = path.endswith("/chat/completions") or path.endswith("/messages")
+        if path.endswith("/messages/count_tokens") and method == "POST" and isinstance(parsed, dict):
+            # Anthropic's token counting: the same input_tokens a completion of this body reports.
+            plan.body = b'{"input_tokens":%d}' % formats.complete(parsed, self.default_model).input_tokens
+            plan.head = _status_line(200) + _JSON_HEADERS + extra
+            return plan
+        is_chat = path.endswith("/chat/completions") or path.endswith("/messages") or cloud_route is not None
         if not is_chat and not is_models:
             return error(404, f"Unknown path {path!r}: the mock serves */chat/completions, "
                               "*/messages and */models")
@@ -271,6 +284,8 @@ class MockProvider:
         if too_large:
             return error(413, f"Request body exceeds {MAX_BODY_BYTES} bytes")
 
+        if cloud_route is not None and cloud_route.refusal is not None:
+            return error(*cloud_route.refusal)
         status = _int_header(headers, "x-mock-status")
         if status is not None and 400 <= status <= 599:
             return error(status, f"Injected error: status {status} requested by x-mock-status")
@@ -287,7 +302,11 @@ class MockProvider:
             plan.head = _status_line(200) + _JSON_HEADERS + extra
             return plan
 
+        if cloud_route is not None and cloud_route.model:  # Bedrock and Vertex name the model in the URL
+            parsed = {**(cloud.bedrock_text(parsed) if kind == cloud.BEDROCK else parsed), "model": cloud_route.model}
         completion = formats.complete(parsed, self.default_model)
+        if kind == cloud.BEDROCK:
+            return _bedrock_plan(plan, completion, stream, _int_header(headers, "x-mock-chunks"), extra)
         n = self.next_id()
         if kind == ANTHROPIC:
             rid = f"msg_mock{n:016x}"
@@ -319,6 +338,17 @@ class MockProvider:
             plan.body = formats.openai_completion(completion, rid)
         plan.head = _status_line(200) + _JSON_HEADERS + extra
         return plan
+
+
+def _bedrock_plan(plan: _Plan, completion: formats.Completion, stream: bool, chunks: int | None,
+                  extra: bytes) -> _Plan:
+    if stream:
+        plan.events = cloud.converse_stream(completion, chunks)
+        plan.head = _status_line(200) + cloud.EVENTSTREAM_HEADERS + extra
+    else:
+        plan.body = cloud.converse_response(completion)
+        plan.head = _status_line(200) + _JSON_HEADERS + extra
+    return plan
 
 
 class _Pending:

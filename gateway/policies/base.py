@@ -123,12 +123,21 @@ class Policy:
     # limits), so an unauthenticated client learns nothing about models. True: needs the final
     # model and body after agentgateway's model rules (guardrails, budgets).
     after_model_rules = False
+    # True: on_request only rewrites the body (no reservations, no counters), so a failover to
+    # another provider runs it again on that provider's freshly prepared body (proxy/failover.py).
+    per_attempt = False
 
     async def on_request(self, ex: Exchange) -> None:
         return None
 
     def response_filter(self, ex: Exchange) -> BodyFilter | None:
         return None
+
+    async def on_response_body(self, ex: Exchange, body: bytes) -> bytes:
+        """A complete non-streamed 2xx LLM response body (client format, after every BodyFilter),
+        for checks that must await (webhook guards); return it rewritten, or raise a GatewayError
+        to answer with that error instead."""
+        return body
 
     def on_complete(self, ex: Exchange) -> None:
         return None

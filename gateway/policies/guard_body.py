@@ -13,6 +13,7 @@ from typing import Any
 Rewrite = Callable[[str, str], str]
 
 _SYSTEM_ROLES = ("system", "developer")
+_TEXT_PARTS = ("text", "input_text", "output_text")  # chat/messages blocks, Responses API parts
 
 
 def _text_parts(content: Any, scope: str, rewrite: Rewrite) -> bool:
@@ -21,7 +22,7 @@ def _text_parts(content: Any, scope: str, rewrite: Rewrite) -> bool:
     if not isinstance(content, list):
         return False
     for part in content:
-        if isinstance(part, dict) and part.get("type") in ("text", "input_text") and isinstance(part.get("text"), str):
+        if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
             new = rewrite(part["text"], scope)
             if new != part["text"]:
                 part["text"] = new
@@ -92,13 +93,45 @@ def _anthropic_message(msg: dict[str, Any], rewrite: Rewrite) -> bool:
     return changed
 
 
-def rewrite_request(body: dict[str, Any], rewrite: Rewrite) -> bool:
-    """Every user-controlled text of a chat request, either format; True when any changed.
+def _responses_item(item: dict[str, Any], rewrite: Rewrite) -> bool:
+    """One Responses API `input` item: a message, a function call or a function call's output."""
+    kind = item.get("type")
+    if kind == "function_call":
+        return _field(item, "arguments", "toolInput", rewrite)
+    if kind == "function_call_output":
+        return _field(item, "output", "toolOutput", rewrite)
+    scope = "systemPrompt" if item.get("role") in _SYSTEM_ROLES else "messages"
+    return _field(item, "content", scope, rewrite)
 
-    The shapes do not clash, so one walk serves both: Anthropic's top-level `system`, OpenAI's
-    system/developer/tool roles, content strings and text blocks, tool results and calls.
+
+def _input(body: dict[str, Any], rewrite: Rewrite) -> bool:
+    """Responses API `input` / `instructions`, embeddings `input`, legacy completions `prompt`."""
+    changed = _field(body, "instructions", "systemPrompt", rewrite) if "instructions" in body else False
+    for key in ("input", "prompt"):
+        value = body.get(key)
+        if isinstance(value, str):
+            changed |= _field(body, key, "messages", rewrite)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    new = rewrite(item, "messages")
+                    if new != item:
+                        value[i] = new
+                        changed = True
+                elif isinstance(item, dict):
+                    changed |= _responses_item(item, rewrite)
+    return changed
+
+
+def rewrite_request(body: dict[str, Any], rewrite: Rewrite) -> bool:
+    """Every user-controlled text of an LLM request, any format; True when any changed.
+
+    The shapes do not clash, so one walk serves all: Anthropic's top-level `system`, OpenAI's
+    system/developer/tool roles, content strings and text blocks, tool results and calls, and
+    the Responses/embeddings `input`, `instructions` and legacy completions `prompt`.
     """
     changed = _field(body, "system", "systemPrompt", rewrite) if "system" in body else False
+    changed |= _input(body, rewrite)
     for msg in body.get("messages") or ():
         if not isinstance(msg, dict):
             continue
@@ -114,7 +147,8 @@ def rewrite_request(body: dict[str, Any], rewrite: Rewrite) -> bool:
 
 
 def rewrite_response(body: dict[str, Any], rewrite: Rewrite) -> bool:
-    """Assistant text of a non-streamed answer: OpenAI choices[].message, Anthropic content[]."""
+    """Assistant text of a non-streamed answer: OpenAI choices[].message, Anthropic content[],
+    Responses API output[]."""
     changed = False
     for choice in body.get("choices") or ():
         msg = choice.get("message") if isinstance(choice, dict) else None
@@ -125,4 +159,7 @@ def rewrite_response(body: dict[str, Any], rewrite: Rewrite) -> bool:
         for block in content:
             if isinstance(block, dict):
                 changed |= _anthropic_block(block, rewrite)
+    for item in body.get("output") or () if body.get("object") == "response" else ():
+        if isinstance(item, dict):  # Responses API answer: message and function_call items
+            changed |= _responses_item(item, rewrite)
     return changed

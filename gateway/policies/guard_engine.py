@@ -6,17 +6,23 @@ nothing here can log or store them. A `reject` guard raises `GuardRejected` with
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+
 from gateway.config.model_guard import ENTITY_NAMES, RegexGuard
 from gateway.errors import GuardRejected
 from gateway.fastpath import PII_KIND_COUNT, mask_pii, scan_pii
 
 CUSTOM = "custom"
 # Hold-back bounds for streamed text (characters). A builtin entity is at most ~320 characters
-# (email); digits-and-spaces entities at most ~25. Custom patterns are matched on a sliding
-# window, so a pattern match longer than CUSTOM_WINDOW can be missed if it arrives split.
+# (email); digits-and-spaces entities at most ~25. A custom pattern holds back its longest
+# possible match (the regex's maximum width), at most MAX_HOLD; a pattern with no maximum
+# (`+`, `*`, `{n,}`) holds CUSTOM_CAP, so only its matches longer than that can be missed when
+# they arrive split (README: bound such patterns, e.g. `[0-9]{1,32}`, to hold back less).
 TOKEN_HOLD = 320
 NUMERIC_HOLD = 64
-CUSTOM_WINDOW = 64
+CUSTOM_CAP = 256
 MAX_HOLD = 1024
 
 _TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@()")
@@ -87,6 +93,16 @@ def apply_guards(text: str, guards: tuple[RegexGuard, ...], found: Detections) -
     return text
 
 
+@lru_cache(maxsize=1024)
+def pattern_hold(pattern: re.Pattern[str]) -> int:
+    """Characters to hold back so that any match of `pattern` split over chunks is seen whole."""
+    try:
+        _lo, hi = sre_parse.parse(pattern.pattern, pattern.flags).getwidth()
+    except Exception:  # noqa: BLE001 - private parser API; an unknown shape just gets the cap
+        return CUSTOM_CAP
+    return CUSTOM_CAP if hi >= sre_parse.MAXREPEAT else min(int(hi), MAX_HOLD)
+
+
 def hold_start(s: str) -> int:
     """Start of the tail of `s` that could still be the beginning of an entity.
 
@@ -117,7 +133,7 @@ class StreamText:
     """One streamed text (a choice's content, a content block): releases masked text as soon as
     no entity can still straddle the release point."""
 
-    __slots__ = ("guards", "kinds", "custom", "pending", "found")
+    __slots__ = ("guards", "kinds", "custom", "custom_hold", "pending", "found")
 
     def __init__(self, guards: tuple[RegexGuard, ...], found: Detections) -> None:
         self.guards = guards
@@ -125,6 +141,7 @@ class StreamText:
         for g in guards:
             self.kinds |= g.kinds
         self.custom = tuple(p for g in guards for p in g.patterns)
+        self.custom_hold = max((pattern_hold(p) for p in self.custom), default=0)
         self.pending = ""
         self.found = found
 
@@ -142,7 +159,8 @@ class StreamText:
         n = len(s)
         cut = hold_start(s)
         if self.custom:
-            cut = min(cut, max(0, n - CUSTOM_WINDOW))
+            # A match that is not complete yet ends past `n`, so it starts after n - custom_hold.
+            cut = min(cut, max(0, n - self.custom_hold))
         cut = max(cut, n - MAX_HOLD)
         for _ in range(8):  # moving the cut back can expose another straddling match; bounded
             moved = self._straddle(s, cut)

@@ -2,24 +2,45 @@
 
 The guard in force is the selected backend's (`ai.promptGuard` on a backend, `guardrails` on an
 llm model) when it has one, else the route's (`policies.ai.promptGuard`, `llm.policies.guardrails`).
-Request guards run after prompt enrichment, before budgets; response guards rewrite the body
-through a BodyFilter (streams included). Detections are counted per entity type and action;
-the matched values are never logged, counted or stored.
+Request guards run after prompt enrichment, before budgets; regex response guards rewrite the
+body through a BodyFilter (streams included). With a webhook among the response guards, a
+non-streamed answer goes through every response guard in order in `on_response_body`; a
+streamed request is refused up front (400) since the webhook cannot see the stream before the
+client does, unless every response webhook is `failOpen` (then the regex guards alone apply).
+Detections are counted per entity type and action; the matched values are never logged,
+counted or stored.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from gateway.config.model import AIBackend, AIGroups, ModelRouter, Route
-from gateway.config.model_guard import PromptGuard, RegexGuard, WebhookGuard
+from gateway.config.model_guard import Guard, PromptGuard, RegexGuard, WebhookGuard
+from gateway.errors import GatewayError
 from gateway.policies.base import BodyFilter, Exchange, Policy, Services
 from gateway.policies.guard_body import rewrite_request
 from gateway.policies.guard_engine import Detections, apply_guards
-from gateway.policies.guard_sse import GuardFilter
-from gateway.policies.guard_webhook import run_webhook
+from gateway.policies.guard_sse import GuardFilter, guard_answer
+from gateway.policies.guard_webhook import run_response_webhook, run_webhook
 
 _STATE = "promptGuard"
+
+
+class StreamNotGuardable(GatewayError):
+    status = 400
+    reason = "Guardrail"
+    code = "guardrail_streaming_unsupported"
+
+
+def _regex(guards: tuple[Guard, ...]) -> tuple[RegexGuard, ...]:
+    return tuple(g for g in guards if isinstance(g, RegexGuard))
+
+
+def _has_webhook(guards: tuple[Guard, ...]) -> bool:
+    return any(isinstance(g, WebhookGuard) for g in guards)
 
 
 def _backends(route: Route) -> list[AIBackend]:
@@ -43,6 +64,7 @@ def _guard_of(backend: AIBackend | None) -> PromptGuard | None:
 class PromptGuardPolicy(Policy):
 
     after_model_rules = True
+    per_attempt = True  # a failover target gets the same masking as the first provider
     name = "promptGuard"
 
     def __init__(self, route_guard: PromptGuard | None, metrics: Any) -> None:
@@ -58,6 +80,8 @@ class PromptGuardPolicy(Policy):
             return
         state: dict[str, Detections] = {}
         ex.policy_state[_STATE] = state
+        if ex.stream and _has_webhook(guard.response):
+            self._stream_with_webhook(guard, state)
         if not guard.request:
             return
         found = state["Request"] = Detections()
@@ -73,13 +97,46 @@ class PromptGuardPolicy(Policy):
             if changed:
                 ex.body_changed = True
 
+    @staticmethod
+    def _stream_with_webhook(guard: PromptGuard, state: dict[str, Detections]) -> None:
+        if not all(g.fail_open for g in guard.response if isinstance(g, WebhookGuard)):
+            raise StreamNotGuardable("this route's response guardrail webhook cannot check streamed responses; "
+                                     "send the request with stream: false")
+        state["Response"] = Detections()
+        state["Response"].failed_open = True  # the webhook is skipped: counted as FailOpen
+
     def response_filter(self, ex: Exchange) -> BodyFilter | None:
         guard = self._guard(ex)
         state = ex.policy_state.get(_STATE)
         if guard is None or not guard.response or state is None:
             return None
+        if _has_webhook(guard.response) and not ex.stream:
+            return None  # on_response_body runs every guard in order
+        regex = _regex(guard.response)
+        if not regex:
+            return None
+        found = state.setdefault("Response", Detections())
+        return GuardFilter(regex, found)
+
+    async def on_response_body(self, ex: Exchange, body: bytes) -> bytes:
+        guard = self._guard(ex)
+        state = ex.policy_state.get(_STATE)
+        if guard is None or ex.stream or state is None or not _has_webhook(guard.response):
+            return body
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            return body  # not an answer the guards understand: as the regex filter does
         found = state["Response"] = Detections()
-        return GuardFilter(guard.response, found)
+        changed = False
+        for g in guard.response:
+            if isinstance(g, WebhookGuard):
+                changed |= await run_response_webhook(g, ex, obj, found)
+            else:
+                changed |= guard_answer(obj, (g,), found)
+        return orjson.dumps(obj) if changed else body
 
     def on_complete(self, ex: Exchange) -> None:
         state = ex.policy_state.get(_STATE)

@@ -11,6 +11,7 @@ The order of the steps lives in `_serve` and nowhere else:
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 import time
 from collections.abc import Iterable
@@ -35,6 +36,8 @@ from gateway.errors import (
     GatewayError,
     RequestTimeout,
     RouteNotFound,
+    UpstreamFailed,
+    UpstreamTimeout,
     render,
 )
 from gateway.fastpath import FORMAT_ANTHROPIC, FORMAT_OPENAI, SseParser, UsageAccumulator
@@ -42,7 +45,9 @@ from gateway.policies import cors as cors_policy
 from gateway.policies.base import REACHED, BodyFilter, Exchange, Policy, Services
 from gateway.policies.chain import build_chain
 from gateway.policies.headers import apply_header_modifier
+from gateway.providers.base import ProviderSpec
 from gateway.proxy import llm
+from gateway.proxy.failover import Candidate, Failover
 from gateway.proxy.forward import (
     CREDENTIAL_HEADERS,
     Upstream,
@@ -50,6 +55,7 @@ from gateway.proxy.forward import (
     relay_stream,
     upstream_request_headers,
 )
+from gateway.proxy.local_answers import estimate_input_tokens, listed_models
 from gateway.routing.router import BindRouter
 from gateway.server.types import Handler, Headers, Request, Responder
 from gateway.telemetry.metrics import Metrics
@@ -60,6 +66,7 @@ from gateway.upstream.pool import UpstreamPool, peer_key
 MAX_LLM_RESPONSE = 64 * 1024 * 1024
 _NO_CREDENTIALS: frozenset[bytes] = frozenset()
 _ACCEPT_IDENTITY = (b"accept-encoding", b"identity")
+RETRIED = "failover.retried"  # policy_state: (backend, status) of each failed attempt that was retried
 
 
 class Gateway:
@@ -69,6 +76,7 @@ class Gateway:
         self.services = Services(config, self.metrics)
         self.telemetry = Telemetry(config, self.metrics)
         self.pool = UpstreamPool(config.process, on_connect=self.metrics.observe_connect)
+        self.failover = Failover()  # provider health and the retry budget, process-wide
         self.metrics.watch_pool(self.pool.occupancy)
         self.started_at = int(time.time())
         # Policy chains are built once per route; keyed by identity since routes are frozen values.
@@ -136,10 +144,11 @@ class Gateway:
             async with asyncio.timeout(timeout) if timeout else nullcontext():
                 await self._to_backend(req, resp, ex, self._pick_backend(ex.route), chain)
         except TimeoutError:
+            err = RequestTimeout("request timeout")
+            ex.error = err.message  # the access log and span say why, also when the body was cut short
             if resp.started:
                 resp.abort()
                 return chain
-            err = RequestTimeout("request timeout")
             ex.reason = err.reason
             self._send_error(resp, err, ex)
         return chain
@@ -188,7 +197,7 @@ class Gateway:
         headers = self._modify_request_headers(headers, route_pol, be.policies)
         key = peer_key(be.target.host, be.target.port, be.tls or route_pol.backend_tls,
                        tls_on=be.tls is not None or route_pol.backend_tls is not None)
-        timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
+        timeout = _attempt_timeout(be, route_pol)
         headers = self.telemetry.upstream_attempt(ex, headers, key)
         upstream = Upstream(self.pool.session(key), req.method, req.target.decode("latin-1"), headers,
                             req.body, timeout)
@@ -218,24 +227,91 @@ class Gateway:
             model = ex.body.get("model")
             ex.request_model = model if isinstance(model, str) else None
         await self._run_request_policies(ex, early)
-        backend = ex.backend = llm.select_backend(target, ex.body, req)
-        spec = llm.spec_for(backend)
-        ex.backend_name, ex.provider = backend.name, spec.name
-        if ex.body is not None:
-            llm.prepare_body(ex, route_pol)
+        loop = asyncio.get_running_loop()
+        plan = self.failover.plan(ex.route, target, ex, loop.time())
+        if ex.route_type is RouteType.ANTHROPIC_TOKEN_COUNT and ex.body is not None:
+            # Only Anthropic has the endpoint; without an Anthropic provider the gateway estimates.
+            plan = [c for c in plan if llm.spec_for(c.backend).native_format is RouteType.MESSAGES]
+            if not plan:
+                self._answer_token_count(resp, ex)
+                return
+        # Each attempt re-applies the model rules for its provider to the client's own body.
+        attempts = self.failover.attempts(plan, route_pol.retry)
+        original = copy.deepcopy(ex.body) if len(attempts) > 1 and ex.body is not None else None
+        self._prepare_candidate(ex, plan[0], route_pol)
+        # Policies (auth, rate limits, budget reservation, prompt guard) run once, for the first
+        # candidate; only body rewrites a policy marked `per_attempt` are redone on a failover.
         await self._run_request_policies(ex, late)
+        for attempt, candidate in enumerate(attempts):
+            if attempt:
+                if route_pol.retry is not None and route_pol.retry.backoff:
+                    await asyncio.sleep(route_pol.retry.backoff)  # inside the request timeout
+                ex.body, ex.body_changed, ex.translation = copy.deepcopy(original), False, None
+                self._prepare_candidate(ex, candidate, route_pol)
+                for policy in late:
+                    if policy.per_attempt:
+                        await policy.on_request(ex)
+            may_retry = self.failover.may_retry(attempt, len(attempts))
+            if await self._attempt_llm(req, resp, ex, candidate.backend, route_pol, chain, may_retry):
+                return
+            self.failover.budget.spend()
+            ex.policy_state.setdefault(RETRIED, []).append((ex.backend_name, ex.status))
+
+    def _prepare_candidate(self, ex: Exchange, candidate: Candidate, route_pol: Policies) -> None:
+        backend = ex.backend = candidate.backend
+        ex.backend_name, ex.provider = backend.name, llm.spec_for(backend).name
+        if ex.body is None:
+            return
+        if candidate.model is not None and ex.body.get("model") != candidate.model:
+            ex.body["model"] = candidate.model  # a virtual model's target, before the model rules
+            ex.body_changed = True
+        if candidate.transformation:
+            # Every field is computed from the same request, then set (CEL without a value: unchanged).
+            values = [(field, expr.evaluate(ex)) for field, expr in candidate.transformation]
+            for field, value in values:
+                if value is not None:
+                    ex.body[field] = value
+                    ex.body_changed = True
+        client_model = ex.request_model
+        llm.prepare_body(ex, route_pol)
+        ex.request_model = client_model  # metrics and the ledger keep what the client asked for
+
+    async def _attempt_llm(self, req: Request, resp: Responder, ex: Exchange, backend: AIBackend,
+                           route_pol: Policies, chain: tuple[Policy, ...], may_retry: bool) -> bool:
+        """One upstream call. False: it failed before any byte reached the client and the caller
+        may try the next candidate (only when `may_retry`); otherwise the outcome is delivered."""
+        spec = llm.spec_for(backend)
         payload = llm.serialize_body(ex)
-        path = self._llm_path(req, backend, spec, ex.route_type, ex.translation is not None)
+        assert ex.route_type is not None  # set by _forward_llm
+        path = self._llm_path(req, backend, spec, ex.route_type, ex.translation is not None, ex.model, ex.stream)
         headers = self._llm_headers(req, backend, spec, route_pol)
         tls_on = backend.host_override is None or backend.tls is not None
         host = backend.host_override.host if backend.host_override else spec.default_host
         port = backend.host_override.port if backend.host_override else spec.default_port
         key = peer_key(host, port, backend.tls or route_pol.backend_tls, tls_on)
-        timeout = route_pol.timeout.backend_request_timeout if route_pol.timeout else None
+        timeout = _attempt_timeout(backend, route_pol)
         headers = self.telemetry.upstream_attempt(ex, headers, key)
+        headers = spec.sign(headers, req.method, f"{'https' if tls_on else 'http'}://{host}:{port}{path}", payload,
+                            backend.policies.backend_auth or route_pol.backend_auth)
         upstream = Upstream(self.pool.session(key), req.method, path, headers, payload, timeout)
-        up = await upstream.open()
+        try:
+            up = await upstream.open()
+        except (UpstreamFailed, UpstreamTimeout) as err:
+            ex.status = err.status
+            self._failed(backend, None)
+            if may_retry:
+                return False
+            raise
+        up = spec.wrap_response(up, ex.stream, ex.model)  # Bedrock: Converse -> Messages as it arrives
         ex.status = up.status
+        unhealthy = self.failover.unhealthy(backend, up.status)
+        if unhealthy:
+            self._failed(backend, {k.lower(): v for k, v in up.headers.items()})
+        elif up.status < 500:
+            self.failover.succeeded(backend)
+        if may_retry and self.failover.retries_status(up.status, route_pol.retry, unhealthy):
+            up.close()
+            return False
         fmt_code = FORMAT_ANTHROPIC if spec.native_format is RouteType.MESSAGES else FORMAT_OPENAI
         ex.usage = UsageAccumulator(fmt_code)
         ok = up.status < 300
@@ -246,19 +322,34 @@ class Gateway:
         out = downstream_response_headers(up.raw_headers, keep_length=False)
         out = self._modify_response_headers(out, route_pol, backend.policies, ex)
         if ex.stream and ok and up.headers.get("content-type", "").startswith("text/event-stream"):
+            # From the first byte on the client holds this provider's answer: no failover after it.
             await self._relay_sse(up, resp, out, ex, filters)
         else:
-            body = await upstream.read_body(up, MAX_LLM_RESPONSE)
+            try:
+                body = await upstream.read_body(up, MAX_LLM_RESPONSE)
+            except (UpstreamFailed, UpstreamTimeout) as err:
+                ex.status = err.status
+                self._failed(backend, None)
+                if may_retry:
+                    return False
+                raise
             if ok:
                 ex.usage.feed_body(body)
                 if translation is not None:
                     body = translation.response_body(body)
                 for f in filters:
                     body = f.feed(body) + f.flush()
+                for p in chain:
+                    body = await p.on_response_body(ex, body)
             elif translation is not None:
                 body = translation.error_body(body, up.status)
             resp.send(up.status, out, body)
         ex.response_model = ex.usage.model
+        return True
+
+    def _failed(self, backend: AIBackend, headers: dict[str, str] | None) -> None:
+        if self.failover.failed(backend, asyncio.get_running_loop().time(), headers) > 0:
+            self.metrics.count_ejection(backend.name)
 
     @staticmethod
     async def _relay_sse(up: Any, resp: Responder, out: Headers, ex: Exchange, filters: list[BodyFilter]) -> None:
@@ -281,30 +372,31 @@ class Gateway:
         for _event, data in parser.flush():
             usage.feed_event(data)
 
+    def _answer_token_count(self, resp: Responder, ex: Exchange) -> None:
+        assert ex.body is not None
+        ex.status, ex.reason = 200, "DirectResponse"
+        body = orjson.dumps({"input_tokens": estimate_input_tokens(ex.body)})
+        resp.send(200, [(b"content-type", b"application/json"), (b"x-gateway-token-count", b"estimate")], body)
+
     def _answer_models(self, resp: Responder, ex: Exchange, target: Any) -> None:
-        names: list[str] = []
-        if isinstance(target, ModelRouter):
-            names = [m.pattern for m in target.models]
-        elif isinstance(target, AIBackend) and target.provider.model:
-            names = [target.provider.model]
-        elif isinstance(target, AIGroups):
-            names = [b.provider.model for g in target.groups for b in g if b.provider.model]
+        names = listed_models(ex.route, target)
         data = [{"id": n, "object": "model", "created": self.started_at, "owned_by": "openai"} for n in names]
         ex.status, ex.reason = 200, "DirectResponse"
         resp.send(200, [(b"content-type", b"application/json")], orjson.dumps({"object": "list", "data": data}))
 
     @staticmethod
-    def _llm_path(req: Request, backend: AIBackend, spec: Any, route_type: RouteType, translated: bool) -> str:
+    def _llm_path(req: Request, backend: AIBackend, spec: ProviderSpec, route_type: RouteType, translated: bool,
+                  model: str | None = None, stream: bool = False) -> str:
         if translated:
             route_type = spec.native_format  # the request now speaks the provider's API
         if backend.path_override is not None:
             return backend.path_override
         if backend.path_prefix is not None:
-            return spec.upstream_path(route_type, backend.path_prefix)
-        if backend.host_override is not None and not translated:
+            return spec.request_path(route_type, backend.path_prefix, model, stream)
+        if backend.host_override is not None and not translated and spec.keeps_client_path:
             # agentgateway keeps the client's path when only the host is overridden.
             return req.target.decode("latin-1")
-        return spec.upstream_path(route_type, None)
+        return spec.request_path(route_type, None, model, stream)
 
     def _llm_headers(self, req: Request, backend: AIBackend, spec: Any, route_pol: Policies) -> Headers:
         auth = backend.policies.backend_auth or route_pol.backend_auth
@@ -312,10 +404,10 @@ class Gateway:
         headers = upstream_request_headers(req.headers, drop | {b"accept-encoding"})
         # Usage is read from the response, so ask for it uncompressed.
         headers.append(_ACCEPT_IDENTITY)
-        if auth is not None:
+        if auth is not None and auth.aws is None:  # aws credentials sign the request instead (spec.sign)
             headers.append(self._auth_header(auth.header, auth.prefix, spec.auth_header, spec.auth_prefix,
                                              auth.key.reveal()))
-        elif spec.auth_header == b"x-api-key":
+        elif auth is None and spec.auth_header == b"x-api-key":
             headers = _bearer_to_x_api_key(headers)
         present = {k for k, _ in headers}
         headers.extend(h for h in spec.default_headers if h[0] not in present)
@@ -366,7 +458,17 @@ class Gateway:
         resp.send(status, headers, body)
 
     def _record(self, ex: Exchange, bind_name: str) -> None:
+        for backend, status, *_ in ex.policy_state.get(RETRIED, ()):
+            self.telemetry.count_retry(ex, bind_name, backend, status)
         self.telemetry.record(ex, bind_name)
+
+
+def _attempt_timeout(backend: AIBackend | HostBackend, route_pol: Policies) -> float | None:
+    """One attempt's limit: the backend's own timeout, else the route's backendRequestTimeout."""
+    for pol in (backend.policies, route_pol):
+        if pol.timeout is not None and pol.timeout.backend_request_timeout is not None:
+            return pol.timeout.backend_request_timeout
+    return None
 
 
 def _bearer_to_x_api_key(headers: Headers) -> Headers:

@@ -24,7 +24,7 @@ from gateway.errors import ClientFormat, InvalidRequest, ModelNotFound, NotImple
 from gateway.policies.ai_request import apply_ai_policy
 from gateway.policies.base import Exchange
 from gateway.providers.base import ProviderSpec
-from gateway.providers.registry import provider_spec
+from gateway.providers.registry import spec_for_backend
 from gateway.proxy.translation import translation_for
 from gateway.routing.router import headers_match
 from gateway.server.types import Request
@@ -83,7 +83,7 @@ def select_backend(target: BackendTarget, body: dict[str, Any] | None, req: Requ
 
 
 def spec_for(backend: AIBackend) -> ProviderSpec:
-    spec = provider_spec(backend.provider.kind)
+    spec = spec_for_backend(backend)
     if spec is None:  # the config loader rejects these; this guards programmatic configs
         raise NotImplementedYet(f"provider {backend.provider.kind!r} is not supported by this gateway yet")
     return spec
@@ -134,6 +134,10 @@ def prepare_body(ex: Exchange, route_policies: Policies) -> None:
 
 
 def serialize_body(ex: Exchange) -> bytes:
+    spec = spec_for(ex.backend) if ex.backend is not None else None
+    if ex.body is not None and spec is not None and spec.rewrites_body:
+        # The provider's wire shape (Converse, Vertex rawPredict) is made after every policy saw the body.
+        return orjson.dumps(spec.encode_request(ex.body, ex.model, ex.stream))
     if ex.body is None or not ex.body_changed:
         return ex.req.body
     return orjson.dumps(ex.body)

@@ -4,7 +4,7 @@ Text: `<RFC3339 UTC µs>\tinfo\trequest key=value ...` (fields without a value a
 JSON (`config.logging.format: json`): `{"level", "time", "scope": "request", <dotted keys>}`.
 A request only appends its line to a buffer; the buffer is handed to a writer thread at most
 every few milliseconds, so the loop never waits on a slow or full stderr pipe. If the writer falls
-behind by more than a bounded number of batches, new batches are dropped (and counted).
+behind by more than a bounded number of batches, new batches are dropped (their lines counted).
 """
 
 from __future__ import annotations
@@ -99,9 +99,10 @@ class AccessLog:
         if not self._lines:
             return
         data = "".join(self._lines).encode("utf-8", "replace")
+        lines = len(self._lines)
         self._lines.clear()
         if self._pending >= _MAX_PENDING_BATCHES:
-            self.dropped += 1
+            self.dropped += lines  # lines, not batches: what an operator lost
             return
         self._pending += 1
         self._queue.put(data)

@@ -114,6 +114,9 @@ class Metrics:
         self.guardrail_detections = Counter("agentgateway_guardrail_detections",
                                             "Entities detected by promptGuard regex guards",
                                             ("phase", "entity", "action"), registry=self.registry)
+        # Not an agentgateway family: backends taken out of rotation by failover (count_ejection).
+        self.ejections = self._counter("agentgateway_failover_ejections", "Backends ejected by failover",
+                                       ("backend",))
 
     # -- families (skipped when config.metrics.remove names them) -----------------------------
 
@@ -170,6 +173,11 @@ class Metrics:
         if self.upstream_connect is not None:
             self.upstream_connect.labels(backend).observe(seconds)
 
+    def count_ejection(self, backend: str) -> None:
+        """One failover ejection of `backend` (a configured name: bounded label set)."""
+        if self.ejections is not None:
+            self.ejections.labels(backend).inc()
+
     def count_rate_limit_rejection(self, route: str, limit_type: str) -> None:
         # Rejections are the exceptional path; the prometheus-client label lookup is cheap enough.
         self.rate_limit_rejections.labels(route, limit_type).inc()
@@ -185,6 +193,17 @@ class Metrics:
         """Upstream pool gauges (ours; agentgateway has none): (backend, in use, idle) per peer."""
         if not self.removed("upstream_pool_connections"):
             self.registry.register(_Callback(lambda: _pool(occupancy())))
+
+    def watch_access_log(self, dropped: Callable[[], int]) -> None:
+        """agentgateway_access_log_dropped_lines_total (ours): lines lost because stderr fell behind."""
+        self.watch("access_log_dropped_lines", lambda: [_counter(
+            "agentgateway_access_log_dropped_lines", "Access-log lines dropped because the writer fell behind",
+            dropped())])
+
+    def watch(self, family: str, collect: Callable[[], Iterable[Metric]]) -> None:
+        """Families computed when scraped (on the event loop thread), unless `family` is removed."""
+        if not self.removed(family):
+            self.registry.register(_Callback(collect))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -202,8 +221,12 @@ class _Callback(Collector):
 
 
 def _connections(n: int) -> Metric:
-    fam = CounterMetricFamily("agentgateway_downstream_connections", "Downstream connections accepted")
-    fam.add_metric([], n)
+    return _counter("agentgateway_downstream_connections", "Downstream connections accepted", n)
+
+
+def _counter(name: str, doc: str, value: float) -> Metric:
+    fam = CounterMetricFamily(name, doc)
+    fam.add_metric([], value)
     return fam
 
 

@@ -40,6 +40,7 @@ class Telemetry:
         self.metrics = metrics
         self.tracing = Tracing(tel.tracing) if tel.tracing is not None else None
         self.access_log = AccessLog(tel.logging)  # kept when disabled: POST /logging may enable it
+        metrics.watch_access_log(lambda: self.access_log.dropped)
         self._log_filter = tel.logging.filter
         self._log_fields = tel.logging.fields
         self._trace_fields = tel.tracing.fields if tel.tracing is not None else Fields()
@@ -47,6 +48,8 @@ class Telemetry:
         adds = tel.metrics.fields.add
         names = tuple(name for name, _ in adds)
         self._metric_fields = tuple(expr for _, expr in adds) if metrics.extra_labels == names else ()
+        # bind name (its port) -> the `gateways:` entry it was declared by; other dialects have none.
+        self._gateways = {str(b.port): b.gateway for b in config.binds if b.gateway}
 
     async def close(self) -> None:
         await self.access_log.close()
@@ -60,14 +63,23 @@ class Telemetry:
             return headers
         return self.tracing.start_attempt(ex, headers, ex.backend_name, peer.host, peer.port)
 
+    def count_retry(self, ex: Exchange, bind_name: str, backend: str, status: int) -> None:
+        """agentgateway_retries_total, labelled with the failed attempt's backend and status."""
+        route = ex.route.name if ex.route and ex.route.name else "unknown"
+        listener = ex.listener.name if ex.listener and ex.listener.name else "unknown"
+        extra = tuple(_label(e.evaluate(ex)) for e in self._metric_fields) if self._metric_fields else ()
+        self.metrics.count_retry((backend, ex.protocol, ex.req.method, str(status), "UpstreamFailure", bind_name,
+                                  self._gateways.get(bind_name, "unknown"), listener, route, "unknown") + extra)
+
     def record(self, ex: Exchange, bind_name: str) -> None:
         now = asyncio.get_running_loop().time()
         duration = now - ex.started_at
         route = ex.route.name if ex.route and ex.route.name else "unknown"
         listener = ex.listener.name if ex.listener and ex.listener.name else "unknown"
         extra = tuple(_label(e.evaluate(ex)) for e in self._metric_fields) if self._metric_fields else ()
+        gateway = self._gateways.get(bind_name, "unknown")
         http = self.metrics.http_children((ex.backend_name, ex.protocol, ex.req.method, str(ex.status), ex.reason,
-                                           bind_name, "unknown", listener, route, "unknown") + extra)
+                                           bind_name, gateway, listener, route, "unknown") + extra)
         if http.requests is not None:
             http.requests.inc()
         if http.duration is not None:
@@ -76,7 +88,7 @@ class Telemetry:
         cost = nanos / 1e9 if nanos else 0.0
         if ex.usage is not None:
             self._genai(ex, now, ("chat", ex.provider, ex.model or ex.request_model or "unknown",
-                                  ex.response_model or "unknown", bind_name, "unknown", listener, route,
+                                  ex.response_model or "unknown", bind_name, gateway, listener, route,
                                   "unknown") + extra, cost)
         log = self.access_log
         if not log.enabled and ex.span is None:

@@ -34,6 +34,8 @@ _DECISION_EVENTS = {"RateLimit": "rate_limit.rejected", "Budget": "budget.reject
                     "Guardrail": "guardrail.rejected", "APIKeyAuth": "auth.rejected", "JwtAuth": "auth.rejected",
                     "BasicAuth": "auth.rejected", "Authorization": "authorization.denied"}
 _CLOSE_WAIT_S = 3.0
+# Exchange.policy_state key: CLIENT spans (and their end times) awaiting the tracing filter.
+_HELD = "tracing.held"
 
 
 def parse_traceparent(value: bytes) -> tuple[int, int, bool] | None:
@@ -72,11 +74,14 @@ class Tracing:
     def __init__(self, cfg: TracingConfig, processor: SpanProcessor | None = None) -> None:
         self.config = cfg
         service = os.environ.get("OTEL_SERVICE_NAME") or "agentgateway"
-        self.provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        # frontendPolicies.tracing.resources win over the environment: they are explicit config.
+        attributes: dict[str, Any] = {"service.name": service, **dict(cfg.resources)}
+        self.provider = TracerProvider(resource=Resource.create(attributes))
         self.provider.add_span_processor(processor or BatchSpanProcessor(exporter_for(cfg)))
         self.tracer = self.provider.get_tracer("agentgateway")
         self._random = cfg.random_sampling
         self._client = cfg.client_sampling
+        self._filter = cfg.filter
 
     # -- request path -------------------------------------------------------------------------
 
@@ -113,6 +118,13 @@ class Tracing:
         """End the request's spans; `fields` are the access-log fields (already CEL-adjusted)."""
         span = ex.span
         self._end_attempt(ex)
+        if self._filter is not None:
+            held: list[tuple[Any, int]] = ex.policy_state.pop(_HELD, [])
+            # Keep semantics: only `true` exports; a span never ended is never exported.
+            if self._filter.evaluate(ex) is not True:
+                return
+            for attempt, end_ns in held:
+                attempt.end(end_ns)
         attrs = dict(fields)
         # agentgateway: the error is the span status, not an attribute.
         error = attrs.pop("error", None)
@@ -126,8 +138,7 @@ class Tracing:
             span.set_status(Status(StatusCode.ERROR, str(error or ex.reason)))
         span.end()
 
-    @staticmethod
-    def _end_attempt(ex: Exchange) -> None:
+    def _end_attempt(self, ex: Exchange) -> None:
         span = ex.client_span
         if span is None:
             return
@@ -138,6 +149,10 @@ class Tracing:
                 span.set_status(Status(StatusCode.ERROR))
         else:
             span.set_status(Status(StatusCode.ERROR, ex.error or ex.reason))
+        if self._filter is not None:
+            # Whether it is exported is known when the request ends (finish): held until then.
+            ex.policy_state.setdefault(_HELD, []).append((span, time.time_ns()))
+            return
         span.end()
 
     def trace_ids(self, ex: Exchange) -> tuple[str, str]:

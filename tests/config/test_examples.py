@@ -19,36 +19,24 @@ ENV = {"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-ant-x", "GEMINI_API_KE
 NOT_SUPPORTED = "not supported by this gateway yet"
 
 EXPECTED_NOT_SUPPORTED: dict[str, set[str]] = {
-    "llm-basic.config.yaml": {"llm.models[1].transformation"},
-    "llm-cost-routing.config.yaml": {
-        "llm.models[0].visibility",
-        "llm.models[1].visibility",
-        "llm.models[2].visibility",
-        "llm.virtualModels",
-    },
+    "llm-basic.config.yaml": set(),
+    "llm-cost-routing.config.yaml": set(),
     "llm-prompt-enrichment.config.yaml": set(),
     "llm-prompt-guard.config.yaml": set(),
     "llm-telemetry-tracing-otel.yaml": set(),
     "local_tests.llm_config.yaml": set(),
     "local_tests.llm_provider_reference_config.yaml": {
         "llm.providers[0].params.tokenize",
-        "llm.providers[0].defaults.health",
         "llm.providers[0].defaults.promptCaching",
         "llm.providers[0].defaults.transformation",
         "llm.providers[1].provider.custom",
-        "llm.models[0].health",
         "llm.models[0].promptCaching",
     },
     "local_tests.llm_simple_config.yaml": {
         "llm.models[0].params.tokenize",
-        "llm.models[0].health",
         "llm.models[0].promptCaching",
     },
-    "local_tests.llm_virtual_model_failover_config.yaml": {
-        "llm.models[1].visibility",
-        "llm.models[1].transformation",
-        "llm.virtualModels",
-    },
+    "local_tests.llm_virtual_model_failover_config.yaml": set(),
     "traffic-ratelimiting-local.config.yaml": set(),
 }
 

@@ -1,0 +1,66 @@
+"""The gateway configurations the benchmark measures (agentgateway config, emitted as JSON = YAML).
+
+Each gateway process has two binds: one in front of the upstream's JSON port, one in front of its
+SSE port (nginx cannot choose a static body by the request's "stream" field, so the two kinds of
+answer live on two ports). Each bind has an OpenAI route (/v1/chat/completions) and an Anthropic
+route (/v1/messages), each injecting the provider key (backendAuth).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+BENCH_KEY = "bench-key"
+VARIANTS = ("bare", "full", "trace")
+DESCRIPTIONS = {
+    "bare": "gateway: proxy + key injection",
+    "full": "gateway: + rate limit, budget, PII mask, metrics",
+    "trace": "gateway: full + tracing 100%",
+}
+# High enough never to refuse during a benchmark: we measure the cost of checking, not of refusing.
+RATE_LIMIT = [{"maxTokens": 1_000_000_000, "tokensPerFill": 1_000_000_000, "fillInterval": "1s"}]
+BUDGET = {"limit": "1000000", "period": "monthly"}
+PROMPT_GUARD = {"request": [{"regex": {"action": "mask", "rules": [
+    {"builtin": "ssn"}, {"builtin": "creditCard"}, {"builtin": "email"}, {"builtin": "phoneNumber"}]}}]}
+
+
+def _route(name: str, path: str, backend: dict[str, Any], full: bool) -> dict[str, Any]:
+    policies: dict[str, Any] = {"backendAuth": {"key": BENCH_KEY}}
+    if full:
+        policies["localRateLimit"] = RATE_LIMIT
+        policies["ai"] = {"promptGuard": PROMPT_GUARD}
+    return {"name": name, "matches": [{"path": {"pathPrefix": path}}], "backends": [{"ai": backend}],
+            "policies": policies}
+
+
+def _bind(port: int, upstream_port: int, full: bool) -> dict[str, Any]:
+    up = f"127.0.0.1:{upstream_port}"
+    return {"port": port, "listeners": [{"routes": [
+        _route("openai", "/v1/chat/completions",
+               {"name": "openai", "provider": {"openAI": {}}, "hostOverride": up}, full),
+        _route("anthropic", "/v1/messages",
+               {"name": "anthropic", "provider": {"anthropic": {}}, "hostOverride": up}, full),
+    ]}]}
+
+
+def gateway_config(variant: str, ports: dict[str, int], access_log: bool) -> str:
+    """ports: json, sse (gateway binds), up_json, up_sse, admin, stats, ready, sink (trace only)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown gateway variant {variant!r}; expected one of {VARIANTS}")
+    full = variant in ("full", "trace")
+    config: dict[str, Any] = {
+        "adminAddr": f"127.0.0.1:{ports['admin']}", "statsAddr": f"127.0.0.1:{ports['stats']}",
+        "readinessAddr": f"127.0.0.1:{ports['ready']}",
+        # nginx runs with access_log off; the gateway's access log is opt-in here for the same reason.
+        "logging": {"level": "info" if access_log else "warn"},
+    }
+    if full:
+        config["standardAttributes"] = {"trustHeaders": True}  # user/team from x-user-id / x-team-id
+        config["budgets"] = {"defaultUser": BUDGET, "defaultTeam": BUDGET}
+    if variant == "trace":
+        config["tracing"] = {"otlpEndpoint": f"http://127.0.0.1:{ports['sink']}", "otlpProtocol": "http",
+                             "randomSampling": True}
+    cfg = {"config": config, "binds": [_bind(ports["json"], ports["up_json"], full),
+                                       _bind(ports["sse"], ports["up_sse"], full)]}
+    return json.dumps(cfg, indent=2) + "\n"
