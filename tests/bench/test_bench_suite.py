@@ -55,7 +55,7 @@ def test_fixed_rate_generator_sends_on_schedule_and_reads_answers() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["sent"] == 200 and result["completed"] == 200
     assert result["non_2xx"] == 0 and result["errors"] == 0 and result["dropped"] == 0
-    assert 150 < result["achieved_rate"] <= 201
+    assert 100 < result["achieved_rate"] <= 201  # completed / time to the last answer (tail included)
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
 
 
