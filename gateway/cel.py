@@ -8,12 +8,14 @@ metadata), `jwt` (verified claims), `llmRequest` (the parsed LLM request body).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cel
 
 from gateway.cel_macros import expand_macros, functions_used
-from gateway.policies.base import Exchange
+
+if TYPE_CHECKING:  # the config loader imports this module; a runtime import would be circular
+    from gateway.policies.base import Exchange
 
 
 class CelError(ValueError):
