@@ -36,6 +36,8 @@ from gateway.server.types import Headers
 
 MAX_RESPONSE = 64 * 1024 * 1024
 # Headers that change between hops or are added after signing: signing them would break the signature.
+_REPLACED = frozenset({b"authorization", b"x-api-key", b"api-key", b"x-goog-api-key", b"x-amz-date",
+                       b"x-amz-security-token"})
 _UNSIGNED = frozenset({b"accept-encoding", b"user-agent", b"traceparent", b"tracestate", b"x-amzn-trace-id"})
 
 
@@ -100,7 +102,9 @@ class BedrockSpec(ProviderSpec):
         if creds is None:
             raise MissingAwsCredentials("bedrock backend has no AWS credentials (set AWS_ACCESS_KEY_ID and "
                                         "AWS_SECRET_ACCESS_KEY)")
-        kept = [(k, v) for k, v in headers if k not in (b"authorization", b"x-amz-date", b"x-amz-security-token")]
+        # The signature is the only credential AWS takes: a client's own key (an Anthropic SDK's x-api-key,
+        # passed through when no backendAuth is set) must not travel to AWS.
+        kept = [(k, v) for k, v in headers if k not in _REPLACED]
         signed = {k.decode("latin-1"): v.decode("latin-1") for k, v in kept if k not in _UNSIGNED}
         # Sign the URL as the HTTP client will put it on the wire: yarl un-escapes what a path may hold
         # as is (`%3A` in model ids becomes `:`), and AWS verifies against the path it receives.

@@ -251,6 +251,7 @@ def test_bedrock_with_anthropic_client(gw: GatewayProc, mock: ThreadedMockProvid
         text = msg.content[0].text  # type: ignore[union-attr]
     rec = last(mock)
     assert rec.json["system"] == [{"text": "be brief"}] and rec.json["inferenceConfig"] == {"maxTokens": 64}
+    assert "x-api-key" not in rec.headers  # the client's own key does not travel to AWS
     _check_sigv4(rec)
     assert text.endswith("You said: Hi from Anthropic")
     assert msg.stop_reason == "end_turn" and msg.usage.output_tokens > 0 and msg.usage.input_tokens > 0
