@@ -104,6 +104,7 @@ class Demo:
         self.anthropic_key = os.environ.get("ANTHROPIC_API_KEY", "sk-ant-demo-server-side-key")
         self.openai_key = os.environ.get("OPENAI_API_KEY", "sk-demo-openai-server-side-key")
         self.url = f"http://127.0.0.1:{self.port}"
+        self.failover_trace = (os.urandom(16).hex(), os.urandom(8).hex())  # (trace id, caller span id)
         # A fresh spend ledger per run, so today's budgets start empty.
         self.ledger_dir = tempfile.mkdtemp(prefix="agentgateway-demo-")
         self.env.setdefault("SPEND_LEDGER", os.path.join(self.ledger_dir, "spend.db"))
@@ -355,12 +356,11 @@ class Demo:
             print("   " + line)
 
     def _trace(self) -> None:
-        section("Trace of one request (OTLP to a local receiver; the caller's traceparent is followed)")
-        trace_id, parent = os.urandom(16).hex(), os.urandom(8).hex()
-        r = post_json(f"{self.url}/v1/chat/completions", {"model": "x", "messages": [
-            {"role": "user", "content": "trace me"}]}, {"traceparent": f"00-{trace_id}-{parent}-01"})
-        print(f"   POST /v1/chat/completions -> {r.status_code}; caller trace {trace_id}, caller span {parent}")
-        spans = [s for s in self.otlp.collected.wait_for(2, timeout=10) if s["trace_id"] == trace_id]
+        section("Trace of the failover request (OTLP to a local receiver; the caller's traceparent is followed)")
+        trace_id, parent = self.failover_trace
+        print(f"   request 3 of the live failover: caller trace {trace_id}, caller span {parent}")
+        # One SERVER span and a CLIENT span per upstream attempt: the dead primary, then the fallback.
+        spans = [s for s in self.otlp.collected.wait_for(3, timeout=10) if s["trace_id"] == trace_id]
         by_parent: dict[str, list[dict[str, Any]]] = {}
         for s in spans:
             by_parent.setdefault(s["parent_span_id"], []).append(s)
@@ -368,7 +368,7 @@ class Demo:
         def show(span_id: str, depth: int) -> None:
             for s in by_parent.get(span_id, []):
                 a = s["attributes"]
-                detail = ", ".join(f"{k}={a[k]}" for k in ("gen_ai.provider.name", "gen_ai.request.model",
+                detail = ", ".join(f"{k}={a[k]}" for k in ("gen_ai.provider.name", "gen_ai.request.model", "error",
                                                             "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
                                                             "http.status", "http.response.status_code") if k in a)
                 print(f"   {'   ' * depth}└─ {s['kind']} {s['name']}  [{detail}]")
@@ -419,8 +419,10 @@ class Demo:
                 self.primary_mock.wait(5)
                 print("   -- killed the primary mock provider --")
             start = time.monotonic()
+            # The request that fails over carries a sampled traceparent: observability() prints its trace.
+            headers = {"traceparent": f"00-{self.failover_trace[0]}-{self.failover_trace[1]}-01"} if i == 3 else {}
             try:
-                c = client.chat.completions.create(model="any", max_tokens=30, messages=[
+                c = client.chat.completions.create(model="any", max_tokens=30, extra_headers=headers, messages=[
                     {"role": "user", "content": f"request {i}"}])
                 served = "primary (Anthropic)" if c.model.startswith("claude") else "fallback (OpenAI)"
                 print(f"   request {i}: 200 from {served:20} {1000 * (time.monotonic() - start):6.1f} ms")
