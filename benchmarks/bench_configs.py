@@ -12,9 +12,10 @@ import json
 from typing import Any
 
 BENCH_KEY = "bench-key"
-VARIANTS = ("bare", "full", "trace")
+VARIANTS = ("bare", "cost", "full", "trace")
 DESCRIPTIONS = {
     "bare": "gateway: proxy + key injection",
+    "cost": "gateway: + rate limit, budget (cost controls)",
     "full": "gateway: + rate limit, budget, PII mask, metrics",
     "trace": "gateway: full + tracing 100%",
 }
@@ -25,22 +26,23 @@ PROMPT_GUARD = {"request": [{"regex": {"action": "mask", "rules": [
     {"builtin": "ssn"}, {"builtin": "creditCard"}, {"builtin": "email"}, {"builtin": "phoneNumber"}]}}]}
 
 
-def _route(name: str, path: str, backend: dict[str, Any], full: bool) -> dict[str, Any]:
+def _route(name: str, path: str, backend: dict[str, Any], variant: str) -> dict[str, Any]:
     policies: dict[str, Any] = {"backendAuth": {"key": BENCH_KEY}}
-    if full:
+    if variant != "bare":
         policies["localRateLimit"] = RATE_LIMIT
+    if variant in ("full", "trace"):
         policies["ai"] = {"promptGuard": PROMPT_GUARD}
     return {"name": name, "matches": [{"path": {"pathPrefix": path}}], "backends": [{"ai": backend}],
             "policies": policies}
 
 
-def _bind(port: int, upstream_port: int, full: bool) -> dict[str, Any]:
+def _bind(port: int, upstream_port: int, variant: str) -> dict[str, Any]:
     up = f"127.0.0.1:{upstream_port}"
     return {"port": port, "listeners": [{"routes": [
         _route("openai", "/v1/chat/completions",
-               {"name": "openai", "provider": {"openAI": {}}, "hostOverride": up}, full),
+               {"name": "openai", "provider": {"openAI": {}}, "hostOverride": up}, variant),
         _route("anthropic", "/v1/messages",
-               {"name": "anthropic", "provider": {"anthropic": {}}, "hostOverride": up}, full),
+               {"name": "anthropic", "provider": {"anthropic": {}}, "hostOverride": up}, variant),
     ]}]}
 
 
@@ -48,19 +50,18 @@ def gateway_config(variant: str, ports: dict[str, int], access_log: bool) -> str
     """ports: json, sse (gateway binds), up_json, up_sse, admin, stats, ready, sink (trace only)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown gateway variant {variant!r}; expected one of {VARIANTS}")
-    full = variant in ("full", "trace")
     config: dict[str, Any] = {
         "adminAddr": f"127.0.0.1:{ports['admin']}", "statsAddr": f"127.0.0.1:{ports['stats']}",
         "readinessAddr": f"127.0.0.1:{ports['ready']}",
         # nginx runs with access_log off; the gateway's access log is opt-in here for the same reason.
         "logging": {"level": "info" if access_log else "warn"},
     }
-    if full:
+    if variant != "bare":
         config["standardAttributes"] = {"trustHeaders": True}  # user/team from x-user-id / x-team-id
         config["budgets"] = {"defaultUser": BUDGET, "defaultTeam": BUDGET}
     if variant == "trace":
         config["tracing"] = {"otlpEndpoint": f"http://127.0.0.1:{ports['sink']}", "otlpProtocol": "http",
                              "randomSampling": True}
-    cfg = {"config": config, "binds": [_bind(ports["json"], ports["up_json"], full),
-                                       _bind(ports["sse"], ports["up_sse"], full)]}
+    cfg = {"config": config, "binds": [_bind(ports["json"], ports["up_json"], variant),
+                                       _bind(ports["sse"], ports["up_sse"], variant)]}
     return json.dumps(cfg, indent=2) + "\n"
