@@ -7,9 +7,7 @@ REJECT makes the webhook reject the answer, MASK-ME makes it mask, anything else
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anthropic
@@ -18,50 +16,30 @@ import pytest
 
 from tests.e2e.harness import GatewayProc, MockProc, free_port
 from tests.e2e.test_prompt_guard import ant, oai
+from tests.e2e.webhook_server import JsonWebhook
 
 
-class ResponseWebhook:
+def _decide_response(body: dict[str, Any]) -> dict[str, Any]:
+    choices = body["body"]["choices"]
+    texts = [c["message"]["content"] for c in choices]
+    if any("REJECT" in t for t in texts):
+        return {"body": "answer blocked by webhook", "status_code": 422}
+    if any("MASK-ME" in t for t in texts):
+        return {"body": {"choices": [
+            {**c, "message": {**c["message"], "content": c["message"]["content"].replace(
+                "MASK-ME", "[hidden]")}} for c in choices]}, "reason": "masked"}
+    return {"reason": "fine"}
+
+
+class ResponseWebhook(JsonWebhook):
     """agentgateway's /response protocol: rejects REJECT, masks MASK-ME, passes the rest."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                outer.seen.append((self.path, body))
-                choices = body["body"]["choices"]
-                texts = [c["message"]["content"] for c in choices]
-                if any("REJECT" in t for t in texts):
-                    action: dict[str, Any] = {"body": "answer blocked by webhook", "status_code": 422}
-                elif any("MASK-ME" in t for t in texts):
-                    action = {"body": {"choices": [
-                        {**c, "message": {**c["message"], "content": c["message"]["content"].replace(
-                            "MASK-ME", "[hidden]")}} for c in choices]}, "reason": "masked"}
-                else:
-                    action = {"reason": "fine"}
-                data = json.dumps({"action": action}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(_decide_response)
 
     @property
-    def addr(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def seen(self) -> list[tuple[str, Any]]:
+        return [(path, body) for path, _headers, body in self.requests]
 
 
 def _route(name: str, kind: str, guards: str) -> str:

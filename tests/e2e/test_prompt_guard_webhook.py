@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import openai
@@ -13,48 +10,28 @@ import pytest
 
 from tests.e2e.harness import GatewayProc, MockProc, free_port
 from tests.e2e.test_prompt_guard import ant, oai
+from tests.e2e.webhook_server import JsonWebhook
 
 
-class Webhook:
+def _decide_request(body: dict[str, Any]) -> dict[str, Any]:
+    messages = body["body"]["messages"]
+    if any("REJECT" in m["content"] for m in messages):
+        return {"body": "blocked by webhook", "status_code": 422, "reason": "r"}
+    if any("MASK-ME" in m["content"] for m in messages):
+        return {"body": {"messages": [{**m, "content": m["content"].replace("MASK-ME", "[hidden]")}
+                                      for m in messages]}}
+    return {"reason": "fine"}
+
+
+class Webhook(JsonWebhook):
     """Rejects texts with REJECT, masks MASK-ME, passes the rest; remembers what it was sent."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, str], Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                outer.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                messages = body["body"]["messages"]
-                if any("REJECT" in m["content"] for m in messages):
-                    action: dict[str, Any] = {"body": "blocked by webhook", "status_code": 422, "reason": "r"}
-                elif any("MASK-ME" in m["content"] for m in messages):
-                    action = {"body": {"messages": [{**m, "content": m["content"].replace("MASK-ME", "[hidden]")}
-                                                    for m in messages]}}
-                else:
-                    action = {"reason": "fine"}
-                data = json.dumps({"action": action}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(_decide_request)
 
     @property
-    def addr(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def seen(self) -> list[tuple[str, dict[str, str], Any]]:
+        return self.requests
 
 
 def _route(name: str, kind: str, webhook_addr: str, mode: str) -> str:
