@@ -4,8 +4,10 @@ The order of the steps lives in `_serve` and nowhere else:
 1. route selection (404 `route not found`);
 2. CORS, first, so preflights short-circuit and every later error still carries CORS headers;
 3. the request timeout around everything after it;
-4. backend selection, then the LLM or plain-HTTP path; on both, the route's policy chain
-   (policies/chain.py) runs just before the upstream call and settles in `finally`.
+4. backend selection, then the LLM or plain-HTTP path. Plain routes run the route's policy chain
+   (policies/chain.py) just before the upstream call; LLM routes run its early policies (auth,
+   identity, authorization, rate limits) before choosing a provider and the rest (guardrails,
+   budget) after the model rules. Every policy reached settles in `handle`'s `finally`.
 """
 
 from __future__ import annotations
@@ -125,8 +127,7 @@ class Gateway:
 
     # -- pipeline ---------------------------------------------------------------------------
 
-    async def _serve(self, router: BindRouter, req: Request, resp: Responder, ex: Exchange) -> tuple[Policy, ...]:
-        """Returns the chain whose `on_request` started, so `handle` settles exactly those."""
+    async def _serve(self, router: BindRouter, req: Request, resp: Responder, ex: Exchange) -> None:
         matched = router.route(req)
         if matched is None:
             raise RouteNotFound("route not found")
@@ -137,7 +138,7 @@ class Gateway:
             if preflight is not None:
                 ex.status, ex.reason = preflight[0], "DirectResponse"
                 resp.send(preflight[0], preflight[1], b"")
-                return ()
+                return
         chain = self._chains.get(id(ex.route), ())
         timeout = policies.timeout.request_timeout if policies.timeout else None
         try:
@@ -148,10 +149,9 @@ class Gateway:
             ex.error = err.message  # the access log and span say why, also when the body was cut short
             if resp.started:
                 resp.abort()
-                return chain
+                return
             ex.reason = err.reason
             self._send_error(resp, err, ex)
-        return chain
 
     @staticmethod
     async def _run_request_policies(ex: Exchange, chain: Iterable[Policy]) -> None:
