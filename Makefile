@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-py test-c lint bench install clean annotate
+.PHONY: demo test test-py test-c lint bench install clean annotate container-test
 
 $(STAMP): pyproject.toml setup.py gateway/_fastpath.pyx
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,8 +40,16 @@ bench: $(STAMP)
 		(apt-get update -qq && apt-get install -y -qq wrk nginx)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
+# Builds the Dockerfile with buildah on a local Debian base and runs it (tests/container/run.sh);
+# prints SKIPPED without buildah. Needs root; the first run debootstraps the base (~2 min).
+container-test:
+	bash tests/container/run.sh
+
+# Cython's annotated HTML of the fast path (yellow lines call into the Python C API); the C file it
+# writes goes to build/annotate, so the tree's generated gateway/_fastpath.c is left alone.
 annotate: $(STAMP)
-	$(BIN)/cython -3 -a gateway/_fastpath.pyx
+	$(BIN)/cython -3 -a -o build/annotate/_fastpath.c gateway/_fastpath.pyx
+	@echo "annotated: build/annotate/_fastpath.html"
 
 clean:
 	rm -rf build dist *.egg-info gateway/_fastpath.c gateway/_fastpath*.so gateway/_fastpath.html

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_configs import DESCRIPTIONS, VARIANTS, gateway_config
+from bench_configs import DESCRIPTIONS, OPTIONAL_VARIANTS, VARIANTS, gateway_config
 from bench_load import raise_nofile
 from bench_procs import (
     HERE,
@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile-load", choices=("wrk", "fixed"), default="wrk",
                     help="load while profiling: wrk -c50 on the chat workload, or the fixed-rate generator")
     ap.add_argument("--access-log", action="store_true", help="keep the gateway's access log on (default off)")
+    ap.add_argument("--workers-scaling", action="store_true",
+                    help="instead of the suite: bare gateway with --workers 1 vs 2, unpinned (bench_workers.py)")
+    ap.add_argument("--workers-list", default="1,2", help="worker counts for --workers-scaling (default 1,2)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin processes with taskset")
     ap.add_argument("--ready-timeout", type=float, default=30.0)
     ap.add_argument("--results-dir", type=Path, default=HERE / "results")
@@ -106,8 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w!r}; expected one of {', '.join(WORKLOADS)}")
     for v in args.variants:
-        if v not in VARIANTS:
-            ap.error(f"unknown variant {v!r}; expected one of {', '.join(VARIANTS)}")
+        if v not in VARIANTS + OPTIONAL_VARIANTS:
+            ap.error(f"unknown variant {v!r}; expected one of {', '.join(VARIANTS + OPTIONAL_VARIANTS)}")
     for name in ("rounds", "duration", "latency_duration", "connections"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -121,7 +124,7 @@ def start_gateway(children: Children, prefix: list[str], variant: str, up: dict[
                   tmp: Path, args: argparse.Namespace) -> Target:
     json_port, sse_port, admin, stats, ready = free_ports(5)
     ports = {"json": json_port, "sse": sse_port, "up_json": up["json"], "up_sse": up["sse"],
-             "admin": admin, "stats": stats, "ready": ready, "sink": sink}
+             "admin": admin, "stats": stats, "ready": ready, "sink": sink, "redis": up.get("redis", 0)}
     config = tmp / f"gateway-{variant}.yaml"
     config.write_text(gateway_config(variant, ports, args.access_log))
     log = tmp / f"gateway-{variant}.log"
@@ -140,6 +143,38 @@ def start_sink(children: Children, prefix: list[str], timeout: float) -> tuple[i
     return int(line.rsplit(":", 1)[1]), proc
 
 
+def start_redis(children: Children, prefix: list[str], tmp: Path, timeout: float) -> int:
+    """A redis-server for the cost-redis variant, without persistence, on the load core."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise BenchError("the cost-redis variant needs redis-server (apt-get install redis-server)")
+    (port,) = free_ports(1)
+    log = tmp / "redis.log"
+    with open(log, "wb") as out:
+        proc = children.spawn("redis", prefix + [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
+                                                 "--save", "", "--appendonly", "no"], stdout=out,
+                              stderr=subprocess.STDOUT)
+    wait_port(port, proc, timeout, "redis-server", log)
+    return port
+
+
+_POSTGRES: list[Any] = []  # the temporary server of the ledger-pg variant, closed at the end of run()
+
+
+def start_ledgers(tmp: Path, args: argparse.Namespace) -> None:
+    """The ledger variants expand $BENCH_LEDGER_DIR / $BENCH_LEDGER_URL (the gateways inherit them).
+    ledger-pg: a temporary PostgreSQL server (fsync on, as in production) from tests/e2e/pgserver.py."""
+    os.environ["BENCH_LEDGER_DIR"] = str(tmp)
+    if "ledger-pg" in args.variants:
+        sys.path.insert(0, str(REPO))
+        from tests.e2e.pgserver import PostgresServer, missing_reason
+
+        if missing_reason():
+            raise BenchError(f"the ledger-pg variant needs PostgreSQL: {missing_reason()}")
+        _POSTGRES.append(PostgresServer(fsync=True))
+        os.environ["BENCH_LEDGER_URL"] = _POSTGRES[0].url()
+
+
 def start_all(children: Children, tmp: Path, args: argparse.Namespace) -> tuple[dict[str, Target], int]:
     proxy_pin, load_pin, _ = pin_prefixes(args.no_pin)
     up_json, up_sse, px_json, px_sse = free_ports(4)
@@ -156,8 +191,12 @@ def start_all(children: Children, tmp: Path, args: argparse.Namespace) -> tuple[
     sink_port = 0
     if "trace" in args.variants:
         sink_port, _ = start_sink(children, load_pin, args.ready_timeout)
+    up = {"json": up_json, "sse": up_sse}
+    if "cost-redis" in args.variants:
+        up["redis"] = start_redis(children, load_pin, tmp, args.ready_timeout)
+    start_ledgers(tmp, args)
     for variant in args.variants:
-        t = start_gateway(children, proxy_pin, variant, {"json": up_json, "sse": up_sse}, sink_port, tmp, args)
+        t = start_gateway(children, proxy_pin, variant, up, sink_port, tmp, args)
         targets[t.name] = t
     for t in targets.values():
         for kind, port in t.ports.items():
@@ -358,6 +397,8 @@ def run(args: argparse.Namespace) -> int:
             return 130
         finally:
             children.kill_all()
+            while _POSTGRES:
+                _POSTGRES.pop().close()
     results["elapsed_s"] = time.monotonic() - started
     results["loadavg_at_end"] = os.getloadavg()
     print_table(results, {n: WORKLOADS[n][3] for n in args.workloads}, args)
@@ -370,7 +411,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    args = parse_args(argv)
+    if args.workers_scaling:
+        from bench_workers import run_scaling
+
+        args.workloads = args.workloads[:1]  # one workload: chat unless --workloads says otherwise
+        return run_scaling(args)
+    return run(args)
 
 
 if __name__ == "__main__":

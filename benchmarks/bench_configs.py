@@ -13,9 +13,17 @@ from typing import Any
 
 BENCH_KEY = "bench-key"
 VARIANTS = ("bare", "cost", "full", "trace")
+# Run only when asked for (`--variants cost,cost-redis`): needs redis-server, started by bench.py.
+OPTIONAL_VARIANTS = ("cost-redis",)
+# Cost + the spend ledger, in a SQLite file or in Postgres (bench.py starts a temporary server and sets
+# $BENCH_LEDGER_DIR / $BENCH_LEDGER_URL, which the gateway expands in its config).
+OPTIONAL_VARIANTS += ("ledger", "ledger-pg")
 DESCRIPTIONS = {
     "bare": "gateway: proxy + key injection",
     "cost": "gateway: + rate limit, budget (cost controls)",
+    "cost-redis": "gateway: cost, limits and budget in Redis",
+    "ledger": "gateway: cost + spend ledger in SQLite",
+    "ledger-pg": "gateway: cost + spend ledger in Postgres",
     "full": "gateway: + rate limit, budget, PII mask, metrics",
     "trace": "gateway: full + tracing 100%",
 }
@@ -47,9 +55,10 @@ def _bind(port: int, upstream_port: int, variant: str) -> dict[str, Any]:
 
 
 def gateway_config(variant: str, ports: dict[str, int], access_log: bool) -> str:
-    """ports: json, sse (gateway binds), up_json, up_sse, admin, stats, ready, sink (trace only)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown gateway variant {variant!r}; expected one of {VARIANTS}")
+    """ports: json, sse (gateway binds), up_json, up_sse, admin, stats, ready, sink (trace only),
+    redis (cost-redis only)."""
+    if variant not in VARIANTS + OPTIONAL_VARIANTS:
+        raise ValueError(f"unknown gateway variant {variant!r}; expected one of {VARIANTS + OPTIONAL_VARIANTS}")
     config: dict[str, Any] = {
         "adminAddr": f"127.0.0.1:{ports['admin']}", "statsAddr": f"127.0.0.1:{ports['stats']}",
         "readinessAddr": f"127.0.0.1:{ports['ready']}",
@@ -59,6 +68,13 @@ def gateway_config(variant: str, ports: dict[str, int], access_log: bool) -> str
     if variant != "bare":
         config["standardAttributes"] = {"trustHeaders": True}  # user/team from x-user-id / x-team-id
         config["budgets"] = {"defaultUser": BUDGET, "defaultTeam": BUDGET}
+    if variant == "cost-redis":  # ports["redis"]: the redis-server bench.py started
+        config["stateBackend"] = {"type": "redis", "url": f"redis://127.0.0.1:{ports['redis']}/0",
+                                  "keyPrefix": "bench:"}
+    if variant == "ledger":
+        config["ledger"] = {"path": "$BENCH_LEDGER_DIR/spend.db"}
+    if variant == "ledger-pg":
+        config["ledger"] = {"url": "$BENCH_LEDGER_URL"}
     if variant == "trace":
         config["tracing"] = {"otlpEndpoint": f"http://127.0.0.1:{ports['sink']}", "otlpProtocol": "http",
                              "randomSampling": True}

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_load.py fixed URL BODY_FILE --rate 3000 --duration 10
     python benchmarks/bench_load.py idle URL BODY_FILE --connections 10000 --hold 3
+    python benchmarks/bench_load.py closed URL BODY_FILE --requests 5000 --connections 16
     python benchmarks/bench_load.py otlp-sink --port N
 
 `fixed` is open-loop: request i is due at t0 + i/rate whether or not earlier ones have answered,
@@ -9,7 +10,10 @@ and its latency is measured from that due time, so a stalled server shows up in 
 silently slowing the sender (wrk's closed loop hides this: "coordinated omission"). It prints one
 JSON line. `idle` opens N keep-alive connections, sends one request on each, prints a JSON line
 "holding", keeps them idle for --hold seconds, re-uses a sample of them and prints a final line.
-`otlp-sink` accepts OTLP/HTTP trace exports and discards them (GET /stats returns its counts), so
+`closed` sends exactly --requests requests over --connections keep-alive connections, each
+connection sending its next request when the previous answer is complete (closed loop, like wrk but
+with a fixed count, so a measured server's CPU seconds divide by a known number of requests), and
+prints one JSON line. `otlp-sink` accepts OTLP/HTTP trace exports and discards them (GET /stats returns its counts), so
 tracing at 100% can be measured without a collector's decoding cost on the machine.
 """
 
@@ -150,6 +154,144 @@ async def fixed_main(args: argparse.Namespace) -> dict[str, Any]:
             "mean_ms": statistics.fmean(lat) if lat else float("nan")}
 
 
+class _ClosedConn(asyncio.Protocol):
+    """One keep-alive connection of the closed-loop client: answers are framed by content-length
+    (or chunked coding), parsed with bytes.find on the buffer (cheap, so the client is rarely the
+    bottleneck)."""
+
+    def __init__(self, run: ClosedLoop) -> None:
+        self.run = run
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+        self.sent_at = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.send()
+
+    def send(self) -> None:
+        if self.run.take() and self.transport is not None:
+            self.sent_at = time.perf_counter()
+            self.transport.write(self.run.request)
+        elif self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].lower()
+            at = head.find(b"content-length:")
+            if at >= 0:
+                nl = head.find(b"\r\n", at)
+                total = end + 4 + int(head[at + 15:nl if nl >= 0 else len(head)])
+            elif b"transfer-encoding: chunked" in head:
+                last = self.buf.find(b"\r\n0\r\n\r\n", end)
+                if last < 0:
+                    return
+                total = last + 7
+            else:
+                self.run.fail(ValueError("response without content-length or chunked coding"))
+                return
+            if len(self.buf) < total:
+                return
+            self.buf = self.buf[total:]
+            self.run.done(int(head[9:12]), time.perf_counter() - self.sent_at)
+            if b"connection: close" in head:
+                self.run.fail(ValueError("server closed a keep-alive connection"))
+                return
+            self.send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.run.lost(exc)
+
+
+@dataclass
+class ClosedLoop:
+    request: bytes
+    total: int
+    issued: int = 0
+    completed: int = 0
+    non_2xx: int = 0
+    errors: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    finished: asyncio.Future[None] | None = None
+
+    def take(self) -> bool:
+        if self.issued >= self.total or self.errors:
+            return False
+        self.issued += 1
+        return True
+
+    def done(self, status: int, latency: float) -> None:
+        self.completed += 1
+        self.latencies.append(latency)
+        if not 200 <= status < 300:
+            self.non_2xx += 1
+        if self.completed >= self.total:
+            self._finish()
+
+    def fail(self, exc: BaseException) -> None:
+        self.errors.append(f"{type(exc).__name__}: {exc}")
+        self._finish()
+
+    def lost(self, exc: Exception | None) -> None:
+        if self.completed < self.total and exc is not None:
+            self.fail(exc)
+
+    def _finish(self) -> None:
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
+
+
+async def closed_main(args: argparse.Namespace) -> dict[str, Any]:
+    url = urlsplit(args.url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    loop = asyncio.get_running_loop()
+    run = ClosedLoop(build_request(host, port, url.path, open(args.body_file, "rb").read()), args.requests)
+    run.finished = loop.create_future()
+    if args.max_seconds:
+        def stop_issuing() -> None:  # the requests in flight still complete; none after them
+            run.total = run.issued
+            if run.completed >= run.total:
+                run._finish()
+        loop.call_later(args.max_seconds, stop_issuing)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    transports = []
+    for _ in range(min(args.connections, args.requests)):
+        transport, _ = await loop.create_connection(lambda: _ClosedConn(run), host, port)
+        transports.append(transport)
+    try:
+        await asyncio.wait_for(run.finished, args.timeout)
+    except asyncio.TimeoutError:
+        run.errors.append(f"timeout after {args.timeout} s ({run.completed} of {run.total} answered)")
+    elapsed = time.perf_counter() - t0
+    for transport in transports:
+        transport.close()
+    lat = sorted(x * 1000 for x in run.latencies)
+    return {"requests": run.total, "completed": run.completed, "seconds": elapsed,
+            "rps": run.completed / elapsed if elapsed > 0 else 0.0, "non_2xx": run.non_2xx,
+            "errors": run.errors[:5], "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+            "generator_cpu_pct": 100 * (time.process_time() - cpu0) / elapsed if elapsed > 0 else 0.0}
+
+
+async def closed_serve(args: argparse.Namespace) -> None:
+    """`closed --serve`: one run per JSON line on stdin ({"url", "requests", "connections",
+    "max_seconds"}; body_file and timeout from the command line), one JSON line out each, until EOF.
+    Saves a Python start-up per run, which on a busy machine costs more than the run itself."""
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line.strip():
+            return
+        cmd = json.loads(line)
+        run_args = argparse.Namespace(**{**vars(args), **cmd})
+        print(json.dumps(await closed_main(run_args)), flush=True)
+
+
 def raise_nofile(wanted: int) -> int:
     """Raise the soft open-files limit toward `wanted` (never above the hard limit); returns it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -252,6 +394,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     idle.add_argument("--hold", type=float, default=3.0)
     idle.add_argument("--batch", type=int, default=500)
     idle.add_argument("--reuse-sample", type=int, default=200)
+    closed = sub.add_parser("closed", help="closed-loop load: a fixed number of requests")
+    closed.add_argument("url", help="ignored with --serve (give any)")
+    closed.add_argument("body_file")
+    closed.add_argument("--serve", action="store_true", help="take runs as JSON lines on stdin")
+    closed.add_argument("--requests", type=int, default=5000)
+    closed.add_argument("--connections", type=int, default=16)
+    closed.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
+    closed.add_argument("--max-seconds", type=float, default=0.0,
+                        help="stop sending after this many seconds (0: send all --requests)")
+    closed.add_argument("--uvloop", action="store_true", help="run on uvloop (a cheaper client)")
     sink = sub.add_parser("otlp-sink", help="OTLP/HTTP trace sink that discards exports")
     sink.add_argument("--port", type=int, default=0)
     sink.add_argument("--max-seconds", type=float, default=3600.0)
@@ -262,6 +414,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.cmd == "fixed":
         print(json.dumps(asyncio.run(fixed_main(args))), flush=True)
+    elif args.cmd == "closed":
+        if args.serve:
+            import uvloop  # a gateway dependency, so always there where the gateway runs
+            uvloop.run(closed_serve(args))
+        elif args.uvloop:
+            import uvloop
+            print(json.dumps(uvloop.run(closed_main(args))), flush=True)
+        else:
+            print(json.dumps(asyncio.run(closed_main(args))), flush=True)
     elif args.cmd == "idle":
         print(json.dumps(asyncio.run(idle_main(args))), flush=True)
     else:

@@ -47,24 +47,27 @@ def _function(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def summary(text: str, top: int = 25) -> str:
+def summary(text: str, top: int = 25, idle: bool = True) -> str:
     inclusive, own, total = parse_raw(text)
     if not total:
         return "py-spy recorded no samples"
-    lines = [f"{total} samples; top {top} functions by inclusive time (% of all samples, idle included):"]
+    what = "% of all samples, idle included" if idle else "% of on-CPU samples"
+    lines = [f"{total} samples; top {top} functions by inclusive time ({what}):"]
     lines += [f"  {100 * n / total:5.1f}%  {fn}" for fn, n in inclusive.most_common(top)]
     lines.append(f"top {top // 2} by self time:")
     lines += [f"  {100 * n / total:5.1f}%  {fn}" for fn, n in own.most_common(top // 2)]
     return "\n".join(lines)
 
 
-def record(pid: int, seconds: int, out: Path, load_cmd: list[str]) -> str:
-    """Run load_cmd while py-spy samples pid for `seconds`; returns the summary text."""
+def record(pid: int, seconds: int, out: Path, load_cmd: list[str], idle: bool = True) -> str:
+    """Run load_cmd while py-spy samples pid for `seconds`; returns the summary text.
+
+    idle=False leaves out samples where the process waits (so shares are of CPU time, not wall)."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         return "py-spy not installed (pip install py-spy, or the `bench` extra)"
-    spy = subprocess.Popen([py_spy, "record", "-f", "raw", "--idle", "--nonblocking", "-r", "250",
-                            "-d", str(seconds), "-o", str(out), "-p", str(pid)],
+    spy = subprocess.Popen([py_spy, "record", "-f", "raw", *(["--idle"] if idle else []), "--nonblocking",
+                            "-r", "250", "-d", str(seconds), "-o", str(out), "-p", str(pid)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     load = subprocess.run(load_cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
     try:
@@ -74,4 +77,4 @@ def record(pid: int, seconds: int, out: Path, load_cmd: list[str]) -> str:
         _, err = spy.communicate(timeout=5)
     if spy.returncode != 0 or not out.exists():
         return f"py-spy failed (rc={spy.returncode}): {err.decode(errors='replace')[-500:]}"
-    return f"load: {load.stdout.strip().splitlines()[-1:] }\n" + summary(out.read_text())
+    return f"load: {load.stdout.strip().splitlines()[-1:] }\n" + summary(out.read_text(), idle=idle)

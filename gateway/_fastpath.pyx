@@ -8,6 +8,7 @@ instead of per-line ``bytes`` objects. Import through ``gateway.fastpath``.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.math cimport floor, isfinite
 from libc.string cimport memchr, memcmp, memcpy
 
@@ -493,6 +494,50 @@ cdef class TokenBucket:
         self._refill(now)
         r = self._refill_at - now
         return r if r > 0.0 else 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# Header lists
+
+cdef bytes _lower(bytes k):
+    """k lower-cased (ASCII only, as bytes.lower); k itself when it has no upper-case letter."""
+    cdef const char* p = PyBytes_AS_STRING(k)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(k)
+    cdef Py_ssize_t i
+    cdef bytes out
+    cdef char* q
+    for i in range(n):
+        if b'A' <= p[i] <= b'Z':
+            break
+    else:
+        return k
+    # A fresh object (NULL source): CPython hands out shared singletons for 1-byte strings it copies.
+    out = PyBytes_FromStringAndSize(NULL, n)
+    q = PyBytes_AS_STRING(out)
+    memcpy(q, p, n)
+    for i in range(i, n):
+        if b'A' <= q[i] <= b'Z':
+            q[i] = q[i] + 32
+    return out
+
+
+def response_headers(raw, frozenset drop not None):
+    cdef list out = []
+    cdef bytes name
+    for k, v in raw:
+        name = _lower(<bytes?>k)
+        if name not in drop:
+            out.append((name, v))
+    return out
+
+
+def latin1_headers(list headers not None):
+    cdef list out = []
+    cdef bytes k, v
+    for k, v in headers:
+        out.append((PyUnicode_DecodeLatin1(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k), NULL),
+                    PyUnicode_DecodeLatin1(PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v), NULL)))
+    return out
 
 
 # ------------------------------------------------------------------------------------------

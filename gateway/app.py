@@ -22,7 +22,7 @@ from gateway.telemetry.access_log import python_level
 log = logging.getLogger("agentgateway")
 
 # Management endpoints answer small requests; they need no LLM-sized buffers.
-_MGMT_HTTP = FrontendHTTP(max_buffer_size=64 * 1024, http1_idle_timeout=60.0)
+MGMT_HTTP = FrontendHTTP(max_buffer_size=64 * 1024, http1_idle_timeout=60.0)
 _MGMT_DRAIN = 1.0
 # `config:` keys the loader accepts for later features but that nothing applies yet.
 _NOT_APPLIED = ("histograms", "sensitiveHeaders", "workerThreads",
@@ -30,8 +30,11 @@ _NOT_APPLIED = ("histograms", "sensitiveHeaders", "workerThreads",
 
 
 class App:
-    def __init__(self, config: GatewayConfig, config_dump: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, config: GatewayConfig, config_dump: Callable[[], dict[str, Any]], *,
+                 reuse_port: bool = False) -> None:
         self.config = config
+        # True in a `--workers` worker: its siblings listen on the same ports (SO_REUSEPORT).
+        self.reuse_port = reuse_port
         self.gateway = Gateway(config)
         self.readiness = Readiness()
         self.stopping = asyncio.Event()
@@ -53,6 +56,17 @@ class App:
             logging.getLogger().setLevel(python_level(proc.telemetry.logging.level))
         await self.gateway.start()
         self.gateway.metrics.watch_connections(lambda: self._state.connections_accepted)
+        await self.start_management()
+        for bind in self.config.binds:
+            addr = HostPort(bind.address, bind.port)
+            handler = self.gateway.handler_for(bind)
+            self._servers.append(await self._listen(handler, addr, self.config.frontend.http, self._state, "bind",
+                                                    self.reuse_port))
+        self.readiness.mark_ready("binds")
+
+    async def start_management(self) -> None:
+        """The readiness, stats and admin servers (a `--workers` worker serves a private socket instead)."""
+        proc = self.config.process
         mgmt: list[tuple[HostPort | None, Handler, str]] = [
             (proc.readiness_addr, self.readiness.handle, "readiness"),
             (proc.stats_addr, stats_handler(self.gateway.metrics), "stats"),
@@ -61,18 +75,13 @@ class App:
         ]
         for addr, handler, name in mgmt:
             if addr is not None:
-                self._mgmt_servers.append(await self._listen(handler, addr, _MGMT_HTTP, self._mgmt_state, name))
-        for bind in self.config.binds:
-            addr = HostPort(bind.address, bind.port)
-            handler = self.gateway.handler_for(bind)
-            self._servers.append(await self._listen(handler, addr, self.config.frontend.http, self._state, "bind"))
-        self.readiness.mark_ready("binds")
+                self._mgmt_servers.append(await self._listen(handler, addr, MGMT_HTTP, self._mgmt_state, name))
 
     @staticmethod
     async def _listen(handler: Handler, addr: HostPort, settings: FrontendHTTP, state: ServerState,
-                      name: str) -> asyncio.AbstractServer:
+                      name: str, reuse_port: bool = False) -> asyncio.AbstractServer:
         try:
-            server = await start_server(handler, addr.host, addr.port, settings, state)
+            server = await start_server(handler, addr.host, addr.port, settings, state, reuse_port)
         except OSError as exc:
             raise OSError(exc.errno, f"cannot listen on {addr} ({name}): {exc.strerror}") from None
         log.info("%s listening on %s", name, addr)

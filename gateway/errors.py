@@ -159,6 +159,14 @@ class BudgetExhausted(GatewayError):
     openai_type = "insufficient_quota"  # what OpenAI itself answers when an account is out of credit
 
 
+class StateBackendUnavailable(GatewayError):
+    """503: the shared state backend (Redis) did not answer and its failure mode is failClosed."""
+
+    status = 503
+    reason = "StateBackend"
+    code = "state_backend_unavailable"
+
+
 class UnpricedModel(GatewayError):
     """400: `pricing.unknownModel: reject` and the model has no price in the catalog."""
 

@@ -35,8 +35,10 @@ __all__ = (
     "TokenBucket",
     "UsageAccumulator",
     "c_impl",
+    "latin1_headers",
     "mask_pii",
     "py_impl",
+    "response_headers",
     "scan_pii",
 )
 
@@ -73,7 +75,9 @@ if TYPE_CHECKING:
         SseParser,
         TokenBucket,
         UsageAccumulator,
+        latin1_headers,
         mask_pii,
+        response_headers,
         scan_pii,
     )
 else:
@@ -92,3 +96,5 @@ else:
     PII_CA_SIN = _impl.PII_CA_SIN
     PII_ALL = _impl.PII_ALL
     PII_KIND_COUNT = _impl.PII_KIND_COUNT
+    response_headers = _impl.response_headers
+    latin1_headers = _impl.latin1_headers

@@ -12,6 +12,8 @@ Three hot-path pieces:
 * ``UsageAccumulator``: token usage from OpenAI / Anthropic stream events or bodies.
 * ``TokenBucket``: agentgateway ``localRateLimit`` bucket with discrete refills.
 * ``scan_pii`` / ``mask_pii``: the PII scanner, kept in ``gateway/pii_py.py`` and re-exported here.
+* ``response_headers`` / ``latin1_headers``: header lists on their way through the proxy (the
+  upstream's response headers to the client's; the gateway's bytes to aiohttp's str).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ __all__ = (
     "SseParser",
     "TokenBucket",
     "UsageAccumulator",
+    "latin1_headers",
+    "response_headers",
 )
 
 FORMAT_OPENAI = 0
@@ -503,3 +507,25 @@ class TokenBucket:
         self._refill(now)
         r = self._refill_at - now
         return r if r > 0.0 else 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# Header lists (profiled: a proxied request walks its headers several times)
+
+
+def response_headers(raw: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]],
+                     drop: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+    """The upstream's raw response headers with lower-cased names, leaving out names in `drop`
+    (given lower-case); order and duplicates kept."""
+    out: list[tuple[bytes, bytes]] = []
+    for k, v in raw:
+        name = k.lower()
+        if name not in drop:
+            out.append((name, v))
+    return out
+
+
+def latin1_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Names and values decoded as latin-1 (every byte maps to one code point, so nothing is lost)."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+

@@ -5,6 +5,7 @@ They run on the same front end as the gateway, each with its own tiny handler.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -40,24 +41,36 @@ class Readiness:
 
 
 def stats_handler(metrics: Metrics) -> Handler:
+    async def expose() -> bytes:
+        return metrics.exposition()
+
+    return exposition_handler(expose)
+
+
+def exposition_handler(expose: Callable[[], Awaitable[bytes]]) -> Handler:
+    """/metrics from any source (the `--workers` supervisor merges its workers' expositions)."""
     async def handle(req: Request, resp: Responder) -> None:
         if req.path not in ("/metrics", "/stats/prometheus"):
             resp.send(404, _TEXT, b"not found\n")
         elif req.method not in ("GET", "HEAD"):
             resp.send(405, _TEXT, b"method not allowed\n")
         else:
-            resp.send(200, _PROM, metrics.exposition())
+            resp.send(200, _PROM, await expose())
 
     return handle
 
 
-def _logging(req: Request, resp: Responder, set_level: Callable[[str], bool]) -> None:
+LevelSetter = Callable[[str], bool | Awaitable[bool]]
+
+
+async def _logging(req: Request, resp: Responder, set_level: LevelSetter) -> None:
     """agentgateway's `POST /logging?level=debug`: change the log level at runtime."""
     if req.method != "POST":
         resp.send(405, _TEXT, b"method not allowed\n")
         return
     level = parse_qs(req.query).get("level", [""])[0].strip().lower()
-    if not set_level(level):
+    done = set_level(level)  # the `--workers` supervisor forwards the level to every worker
+    if not (await done if inspect.isawaitable(done) else done):
         resp.send(400, _TEXT, b"expected ?level= one of trace, debug, info, warn, error, off\n")
         return
     resp.send(200, _TEXT, f"current log level is {level}\n".encode())
@@ -65,10 +78,10 @@ def _logging(req: Request, resp: Responder, set_level: Callable[[str], bool]) ->
 
 def admin_handler(config_dump: Callable[[], dict[str, Any]], quit: Callable[[], None],
                   spend: Callable[[Request], Awaitable[tuple[int, bytes]]] | None = None, *,
-                  log_level: Callable[[str], bool] | None = None) -> Handler:
+                  log_level: LevelSetter | None = None) -> Handler:
     async def handle(req: Request, resp: Responder) -> None:
         if req.path == "/logging" and log_level is not None:
-            _logging(req, resp, log_level)
+            await _logging(req, resp, log_level)
         elif req.path == "/api/spend" and spend is not None:  # chargeback JSON (gateway/ledger/api.py)
             if req.method != "GET":
                 resp.send(405, _TEXT, b"method not allowed\n")

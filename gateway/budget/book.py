@@ -52,12 +52,14 @@ class Account:
 class Reservation:
     accounts: tuple[Account, ...]
     amount: int
+    member: str = ""  # its id in a shared book (state/budget.py); "" = nothing held there
 
 
 class BudgetExceeded(Exception):
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, alerts: list[Alert]) -> None:
         super().__init__(account.describe())
         self.account = account
+        self.alerts = alerts  # thresholds the refusal crossed for the first time
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ MAX_IDLE_ACCOUNTS = 100_000
 
 
 class BudgetBook:
+    # False: reserve() answers synchronously. A shared book (state/budget.py) is True and is used
+    # through reserve_async(); the policy checks this flag so the memory path has no extra await.
+    shared = False
+
     def __init__(self, budgets: Budgets, initial: Totals | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._budgets = budgets
@@ -137,10 +143,13 @@ class BudgetBook:
         accounts = (u, t) if u is not None and t is not None else (u,) if u is not None else (t,) if t else ()
         for acc in accounts:
             if acc.spent + acc.reserved + amount > acc.limit:
-                raise BudgetExceeded(acc)
+                raise BudgetExceeded(acc, self.refused(acc))
         for acc in accounts:
             acc.reserved += amount
         return Reservation(accounts, amount)
+
+    async def reserve_async(self, user: str | None, team: str | None, amount: int) -> Reservation:
+        return self.reserve(user, team, amount)
 
     def settle(self, res: Reservation, actual: int) -> list[Alert]:
         """Replace the reservation by the actual cost; returns thresholds crossed for the first time."""
@@ -170,3 +179,6 @@ class BudgetBook:
 
     def snapshot(self) -> list[Account]:
         return list(self._accounts.values())
+
+    async def close(self) -> None:
+        return None

@@ -28,6 +28,7 @@ __all__ = [
     "load_config_file",
     "load_config_text",
     "parse_duration",
+    "read_config_file",
 ]
 
 
@@ -46,11 +47,16 @@ def load_config_text(
 
 def load_config_file(path: str, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Load from a file path, or stdin when path is "-" (read once, like `agentgateway -f -`)."""
+    text, source_name = read_config_file(path)
+    return load_config_text(text, source_name, env)
+
+
+def read_config_file(path: str) -> tuple[str, str]:
+    """(raw text, name for messages) of a config file or stdin ("-"); `--workers` hands the text on."""
     if path == "-":
-        return load_config_text(sys.stdin.read(), "<stdin>", env)
+        return sys.stdin.read(), "<stdin>"
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            return f.read(), path
     except OSError as e:
         raise ConfigErrors([ConfigError(path, 0, "", f"cannot read config: {e.strerror}")]) from None
-    return load_config_text(text, path, env)

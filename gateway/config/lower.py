@@ -16,6 +16,7 @@ from .lower_llm import lower_llm
 from .lower_policies import duration
 from .lower_ratelimit import standard_attributes
 from .lower_routes import route
+from .lower_state import lower_state_backend
 from .lower_telemetry import access_log_policy, lower_telemetry
 from .lower_tracing_policy import frontend_tracing
 from .reader import NOT_SUPPORTED, Ctx, Section
@@ -74,6 +75,7 @@ def _process(ctx: Ctx, root: Section, env: Mapping[str, str]) -> m.ProcessConfig
     fields["standard_attributes"] = standard_attributes(sec)
     fields["cost"] = lower_cost(sec)
     fields["telemetry"] = lower_telemetry(sec, env)
+    fields["state_backend"] = lower_state_backend(sec)
     extra = tuple((k, sec.opaque(k)) for k in _EXTRA_CONFIG if sec.has(k))
     return m.ProcessConfig(**fields, extra=extra)  # type: ignore[arg-type]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -14,6 +15,7 @@ from . import model_cost as mc
 from .lower_policies import duration
 from .model import Secret
 from .reader import Section, type_name
+from .urls import redact_url
 from .yamlnodes import YMap, YNode, YScalar, plain
 
 _PERIODS = {p.value: p for p in mc.Period}
@@ -174,12 +176,34 @@ def _budget_metrics(sec: Section | None) -> mc.BudgetMetrics:
 def _ledger(sec: Section | None) -> mc.Ledger | None:
     if sec is None:
         return None
-    sec.require("path")
-    path = sec.string("path")
+    path, url = sec.string("path"), sec.string("url")
+    if sec.has("path") and sec.has("url"):
+        sec.error(None, 'expected exactly one of "path" (SQLite file) or "url" (postgres://...), not both')
+    elif not sec.has("path") and not sec.has("url") and sec.pristine:
+        sec.error(None, 'missing field "path" (SQLite file) or "url" (postgres://...)')
     interval = duration(sec, "flushInterval")
     if interval is not None and not 0.01 <= interval <= 3600:
         sec.error("flushInterval", "expected a duration between 10ms and 1h")
         interval = None
-    if path is None:
+    pool = sec.integer("poolSize", 1, 100)
+    queue = sec.integer("maxQueue", 1, 10_000_000)
+    if url is not None and not _postgres_url(sec, url):
         return None
-    return mc.Ledger(path, interval if interval is not None else 1.0)
+    if (path is None) == (url is None):
+        return None
+    return mc.Ledger(path, interval if interval is not None else 1.0, Secret(url) if url is not None else None,
+                     redact_url(url) if url is not None else None, pool or 2, queue or 100_000)
+
+
+def _postgres_url(sec: Section, url: str) -> bool:
+    """Checks the URL's shape; messages never quote it (the password is in it)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        sec.error("url", "invalid URL (expected postgres://user:password@host:port/database)")
+        return False
+    if parts.scheme not in ("postgres", "postgresql"):
+        sec.error("url", f'expected a postgres:// or postgresql:// URL, got scheme "{parts.scheme}"')
+        return False
+    return True

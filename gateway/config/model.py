@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from .model_cost import CostConfig
+from .model_state import StateBackend
 from .model_telemetry import TelemetryConfig
 
 if TYPE_CHECKING:  # model_auth imports Secret from here, so annotations only
@@ -105,6 +106,8 @@ class ProcessConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     # config.tracing, config.logging, config.metrics (model_telemetry.py).
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    # config.stateBackend (model_state.py); None = memory, one process.
+    state_backend: StateBackend | None = None
 
 
 @dataclass(frozen=True)

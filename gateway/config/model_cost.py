@@ -59,8 +59,14 @@ class Budgets:
 
 @dataclass(frozen=True)
 class Ledger:
-    path: str
+    """Exactly one of `path` (SQLite file) and `url` (Postgres) is set."""
+
+    path: str | None = None
     flush_interval: float = 1.0  # seconds; a crash loses at most this much
+    url: Secret | None = None  # postgres://user:pass@host:port/db (the password must never be shown)
+    safe_url: str | None = None  # `url` with its password replaced: for logs, errors and the dump
+    pool_size: int = 2  # Postgres connections of the ledger writer
+    max_queue: int = 100_000  # Postgres: records held in memory while it is unreachable; beyond: dropped
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ class Section:
         return sec
 
     def _check_keys(self, supported: frozenset[str]) -> None:
-        known = self.schema.keys()
+        # Our extension keys are not in agentgateway's schema; they count as known for suggestions.
+        known = self.schema.keys() | supported
         drop = []
         for key, line, value in self.node.items:
             if key in supported:

@@ -26,14 +26,18 @@ SUPPORTED: dict[str, frozenset[str]] = {
             "sensitiveHeaders", "workerThreads", "connectionMinTerminationDeadline",
             # Our extensions (cost controls, see README "Budgets and spend ledger").
             "pricing", "budgets", "ledger",
+            # Our extension: shared rate-limit/budget state (README "Shared state in Redis").
+            "stateBackend",
         },
+        "stateBackend": {"type", "url", "keyPrefix", "timeout", "rateLimitFailureMode", "budgetFailureMode",
+                         "reservationTtl"},
         "pricing": {"builtinCatalog", "unknownModel"},
         "budgets": {"users", "teams", "defaultUser", "defaultTeam", "timezone", "defaultMaxOutputTokens", "alerts",
                     "metrics"},
         "budgetMetrics": {"teams", "users", "maxSeries"},
         "budgetLimit": {"limit", "period"},
         "budgetAlerts": {"thresholds", "webhook"},
-        "ledger": {"path", "flushInterval"},
+        "ledger": {"path", "url", "flushInterval", "poolSize", "maxQueue"},
         "config.backend": {"connectTimeout", "poolIdleTimeout", "poolMaxSize"},
         # trustHeaders is our extension (README "Identity").
         "standardAttributes": {"user", "group", "trustHeaders"},

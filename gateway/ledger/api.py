@@ -1,13 +1,13 @@
-"""GET /api/spend on the admin server: the chargeback report as JSON, read from the ledger file.
+"""GET /api/spend on the admin server: the chargeback report as JSON, read from the ledger.
 
 Query parameters: group_by (comma-separated: user, team, model, day, route, provider; default team),
-since / until (same forms as `agentgateway report`). The query runs in a worker thread. Records reach
-the file within the ledger's flushInterval.
+since / until (same forms as `agentgateway report`). SQLite queries run in a worker thread; Postgres
+gets its own short-lived connection per call (the writer's pool stays for the writer). Records reach
+the ledger within its flushInterval.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
@@ -15,6 +15,7 @@ import orjson
 
 from gateway.config.model_cost import CostConfig
 from gateway.ledger import query
+from gateway.ledger.readers import open_reader
 from gateway.ledger.report import parse_time
 from gateway.server.types import Request
 
@@ -39,15 +40,18 @@ def spend_api(cost: CostConfig) -> SpendHandler:
             until = parse_time(params["until"]) if "until" in params else None
         except ValueError as exc:
             return _error(400, str(exc))
-        path = cost.ledger.path
-
-        def run() -> bytes:
-            with query.open_ledger(path) as conn:
-                return orjson.dumps(query.spend_report(conn, groups, since, until, cost.budgets))
-
+        ledger = cost.ledger
+        source = ledger.url.reveal() if ledger.url is not None else ledger.path
+        assert source is not None
         try:
-            return 200, await asyncio.to_thread(run)
+            reader = await open_reader(source)
         except FileNotFoundError as exc:
             return _error(404, str(exc))
+        except OSError as exc:  # database unreachable: the message names it without the password
+            return _error(503, str(exc))
+        try:
+            return 200, orjson.dumps(await query.spend_report(reader, groups, since, until, cost.budgets))
+        finally:
+            await reader.close()
 
     return handle

@@ -1,26 +1,27 @@
-"""Chargeback queries over a ledger file (read-only; used by `agentgateway report` and `/api/spend`).
+"""Chargeback queries over a ledger (read-only; used by `agentgateway report` and `/api/spend`).
 
-Every total is the integer sum of the rows it sits under, so a report can never disagree with itself.
-Days are UTC calendar days.
+Shared by both stores: the SQL is written once here and run by a reader (readers.py) for SQLite or
+Postgres; ordering happens in Python so both give the same order. Every total is the integer sum of
+the rows it sits under, so a report can never disagree with itself. Days are UTC calendar days.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from gateway.budget.periods import window
 from gateway.config.model_cost import Budgets, Period
-from gateway.ledger.sqlite_store import connect
+from gateway.ledger.readers import LedgerReader
 from gateway.pricing.catalog import usd_text
 
-GROUPS = {
-    "user": "COALESCE(user, '(none)')",
+# group name -> SQL expression (None: the reader's dialect supplies it)
+GROUPS: dict[str, str | None] = {
+    "user": "COALESCE(\"user\", '(none)')",
     "team": "COALESCE(team, '(none)')",
     "model": "COALESCE(model_served, model_requested, '(unknown)')",
-    "day": "date(ts, 'unixepoch')",
+    "day": None,
     "route": "route",
     "provider": "provider",
 }
@@ -49,15 +50,6 @@ class Forecast:
     period_end: float
 
 
-def open_ledger(path: str) -> sqlite3.Connection:
-    """Read-only; raises FileNotFoundError when there is no ledger at `path`."""
-    from pathlib import Path
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no spend ledger at {path}")
-    return connect(path, readonly=True)
-
-
 def _where(since: float | None, until: float | None) -> tuple[str, list[float]]:
     clauses, args = [], []
     if since is not None:
@@ -69,14 +61,16 @@ def _where(since: float | None, until: float | None) -> tuple[str, list[float]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-def grouped(conn: sqlite3.Connection, group_by: str, since: float | None = None,
-            until: float | None = None) -> list[Row]:
-    """Spend per `group_by` value, most expensive first."""
-    expr = GROUPS[group_by]
+async def grouped(reader: LedgerReader, group_by: str, since: float | None = None,
+                  until: float | None = None) -> list[Row]:
+    """Spend per `group_by` value, most expensive first (ties by key, in code point order)."""
+    expr = GROUPS[group_by] or reader.day_expr
     where, args = _where(since, until)
     sql = (f"SELECT {expr} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
-           f"SUM(cache_write_tokens), SUM(cost_nanos) FROM spend{where} GROUP BY k ORDER BY 7 DESC, k")
-    return [Row(str(r[0]), *(int(x or 0) for x in r[1:])) for r in conn.execute(sql, args)]
+           f"SUM(cache_write_tokens), SUM(cost_nanos) FROM spend{where} GROUP BY k")
+    rows = [Row(str(r[0]), *(int(x or 0) for x in r[1:])) for r in await reader.fetch(sql, args)]
+    rows.sort(key=lambda r: (-r.cost_nanos, r.key))
+    return rows
 
 
 def total(rows: list[Row]) -> Row:
@@ -84,7 +78,7 @@ def total(rows: list[Row]) -> Row:
     return Row("TOTAL", *sums)
 
 
-def forecasts(conn: sqlite3.Connection, budgets: Budgets | None, now: float | None = None) -> list[Forecast]:
+async def forecasts(reader: LedgerReader, budgets: Budgets | None, now: float | None = None) -> list[Forecast]:
     """Per team: spend in its current budget period (monthly when the team has no budget) and the
     linear projection to the period's end: spent x period length / time elapsed."""
     now = time.time() if now is None else now
@@ -92,7 +86,7 @@ def forecasts(conn: sqlite3.Connection, budgets: Budgets | None, now: float | No
     tz = ZoneInfo(tz_name)
     limits = dict(budgets.teams) if budgets else {}
     default = budgets.default_team if budgets else None
-    teams = [r[0] for r in conn.execute("SELECT DISTINCT team FROM spend WHERE team IS NOT NULL ORDER BY team")]
+    teams = sorted(str(r[0]) for r in await reader.fetch("SELECT DISTINCT team FROM spend WHERE team IS NOT NULL"))
     out = []
     for team in teams:
         limit = limits.get(team, default)
@@ -101,12 +95,12 @@ def forecasts(conn: sqlite3.Connection, budgets: Budgets | None, now: float | No
             period = Period.MONTHLY  # a total budget has no period end to project to; show the month
         key, start, end = window(period, tz, now)
         assert end is not None
-        (spent,) = conn.execute("SELECT COALESCE(SUM(cost_nanos), 0) FROM spend WHERE team = ? AND ts >= ? AND ts < ?",
-                                (team, start, end)).fetchone()
+        ((spent,),) = await reader.fetch(
+            "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend WHERE team = ? AND ts >= ? AND ts < ?", (team, start, end))
+        spent = int(spent)
         elapsed = max(now - start, 1.0)
         projected = int(spent * (end - start) / elapsed)
-        out.append(Forecast(team, period.value, key, int(spent), projected,
-                            limit.limit_nanos if limit else None, end))
+        out.append(Forecast(team, period.value, key, spent, projected, limit.limit_nanos if limit else None, end))
     return out
 
 
@@ -117,13 +111,13 @@ def _row_json(row: Row) -> dict[str, object]:
             "costUsd": usd_text(row.cost_nanos)}
 
 
-def spend_report(conn: sqlite3.Connection, groups: list[str], since: float | None, until: float | None,
-                 budgets: Budgets | None, now: float | None = None) -> dict[str, object]:
+async def spend_report(reader: LedgerReader, groups: list[str], since: float | None, until: float | None,
+                       budgets: Budgets | None, now: float | None = None) -> dict[str, object]:
     """The JSON document `agentgateway report --format json` and `GET /api/spend` return."""
     out: dict[str, object] = {"since": since, "until": until, "unit": "USD", "days": "UTC"}
     by: dict[str, object] = {}
     for group in groups:
-        rows = grouped(conn, group, since, until)
+        rows = await grouped(reader, group, since, until)
         by[group] = {"rows": [_row_json(r) for r in rows], "total": _row_json(total(rows))}
     out["groups"] = by
     out["forecast"] = [
@@ -131,6 +125,6 @@ def spend_report(conn: sqlite3.Connection, groups: list[str], since: float | Non
          "forecastUsd": usd_text(f.forecast_nanos),
          "limitUsd": usd_text(f.limit_nanos) if f.limit_nanos is not None else None,
          "periodEnd": f.period_end}
-        for f in forecasts(conn, budgets, now)
+        for f in await forecasts(reader, budgets, now)
     ]
     return out

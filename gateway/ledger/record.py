@@ -31,6 +31,16 @@ PeriodTotals = dict[tuple[str, str, str, str], int]
 class SpendStore(Protocol):
     """Where records go. `append` is called on the event loop and must never block it."""
 
+    # Read by the ledger metrics at scrape time.
+    written: int
+    dropped: int
+    write_failures: int
+    commit_lag: float
+
+    def queue_depth(self) -> int: ...
+
+    def oldest_pending_age(self, now: float) -> float: ...
+
     def append(self, record: SpendRecord) -> None: ...
 
     def period_totals(self) -> PeriodTotals:

@@ -1,8 +1,9 @@
-"""`agentgateway report`: chargeback from the ledger file, no running gateway needed."""
+"""`agentgateway report`: chargeback from the ledger (SQLite file or Postgres), no running gateway needed."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import io
 import os
@@ -17,6 +18,7 @@ import orjson
 
 from gateway.config.model_cost import Budgets
 from gateway.ledger import query
+from gateway.ledger.readers import open_reader
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -44,9 +46,11 @@ def parse_time(text: str, now: float | None = None) -> float:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agentgateway report", description="Spend per user, team, model and day "
-                                "from the spend ledger (reads the file; no running gateway needed).")
+                                "from the spend ledger (reads the SQLite file or Postgres; no running gateway needed).")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--ledger", help="ledger file (default: config.ledger.path of --file)")
+    src.add_argument("--ledger", metavar="PATH_OR_URL",
+                     help="ledger: SQLite file or postgres://user@host:port/db (a password is better in PGPASSWORD "
+                          "than on the command line; default: config.ledger.path or .url of --file)")
     src.add_argument("-f", "--file", help="gateway config whose ledger (and budgets, for forecasts) to use")
     p.add_argument("--since", help="start (inclusive): 2026-12-01, 2026-12-01T10:00Z, epoch, or 7d/24h")
     p.add_argument("--until", help="end (exclusive), same forms")
@@ -57,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _sources(args: argparse.Namespace) -> tuple[str, Budgets | None]:
+    """(path or URL, budgets). A URL may hold a password: it is only ever given to the driver."""
     if args.ledger:
         return args.ledger, None
     from gateway.config import load_config_file
@@ -64,8 +69,19 @@ def _sources(args: argparse.Namespace) -> tuple[str, Budgets | None]:
     cfg = load_config_file(args.file or "config.yaml", env=os.environ)
     cost = cfg.process.cost
     if cost.ledger is None:
-        raise ValueError(f"{args.file or 'config.yaml'} has no config.ledger.path; pass --ledger")
-    return cost.ledger.path, cost.budgets
+        raise ValueError(f"{args.file or 'config.yaml'} has no config.ledger; pass --ledger")
+    source = cost.ledger.url.reveal() if cost.ledger.url is not None else cost.ledger.path
+    assert source is not None
+    return source, cost.budgets
+
+
+async def _report(source: str, groups: list[str], since: float | None, until: float | None,
+                  budgets: Budgets | None) -> dict[str, Any]:
+    reader = await open_reader(source)
+    try:
+        return await query.spend_report(reader, groups, since, until, budgets)
+    finally:
+        await reader.close()
 
 
 def main(argv: Sequence[str]) -> int:
@@ -79,13 +95,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         since = parse_time(args.since) if args.since else None
         until = parse_time(args.until) if args.until else None
-        path, budgets = _sources(args)
-        conn = query.open_ledger(path)
-    except Exception as exc:  # config errors, unreadable files: one line, no traceback
+        source, budgets = _sources(args)
+        doc = asyncio.run(_report(source, groups, since, until, budgets))
+    except Exception as exc:  # config errors, unreadable files, unreachable database: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    with conn:
-        doc = query.spend_report(conn, groups, since, until, budgets)
     render = {"json": _json, "csv": _csv, "table": _table}[args.format]
     sys.stdout.write(render(doc))
     return 0

@@ -16,11 +16,9 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from gateway.budget.periods import rollup_column, window
-from gateway.config.model_cost import Period
 from gateway.ledger.record import PeriodTotals, SpendRecord
+from gateway.ledger.rollups import Rollups
 
 log = logging.getLogger("agentgateway.ledger")
 
@@ -77,15 +75,15 @@ class SqliteSpendStore:
     def __init__(self, path: str, flush_interval: float = 1.0, timezone: str = "UTC") -> None:
         self.path = path
         self.flush_interval = flush_interval
-        self._tz_name = timezone
-        self._tz = ZoneInfo(timezone)
+        self._rollups = Rollups(timezone)
         self._queue: deque[SpendRecord] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._totals: PeriodTotals = {}
-        self._windows: tuple[float, float, list[tuple[str, str]]] | None = None  # writer thread only
         self.written = 0
+        self.dropped = 0  # never: the queue is unbounded (the disk is local)
+        self.write_failures = 0
         # Seconds from the enqueue of the oldest record of the last committed batch to its commit.
         self.commit_lag = 0.0
 
@@ -128,11 +126,8 @@ class SqliteSpendStore:
         log.info("spend ledger %s open (%d current-period rollups)", self.path, len(self._totals))
 
     def _load_totals(self, conn: sqlite3.Connection) -> PeriodTotals:
-        now = time.time()
         out: PeriodTotals = {}
-        for period in Period:
-            column = rollup_column(period, self._tz_name)
-            key = window(period, self._tz, now)[0]
+        for column, key in self._rollups.current(time.time()):
             rows = conn.execute("SELECT scope, name, cost_nanos FROM rollup WHERE period = ? AND period_key = ?",
                                 (column, key))
             for scope, name, cost in rows:
@@ -151,6 +146,7 @@ class SqliteSpendStore:
         try:
             self.flush()
         except sqlite3.Error as exc:  # keep the records queued; the next interval retries
+            self.write_failures += 1
             log.error("spend ledger write failed (%d records queued): %s", len(self._queue), exc)
 
     def flush(self) -> int:
@@ -162,7 +158,7 @@ class SqliteSpendStore:
         try:
             conn.execute("BEGIN")
             conn.executemany(_INSERT, batch)
-            conn.executemany(_UPSERT, self._rollups(batch))
+            conn.executemany(_UPSERT, self._rollups.sums(batch))
             conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
@@ -172,43 +168,3 @@ class SqliteSpendStore:
         self.written += len(batch)
         self.commit_lag = max(0.0, time.time() - batch[0].ts)  # records carry their enqueue time
         return len(batch)
-
-    def _rollups(self, batch: list[SpendRecord]) -> list[tuple[str, str, str, str, int, int]]:
-        """One upsert per (account, period window) touched by the batch, not one per record."""
-        # First per (user, team, windows): one dict operation per record (the windows list is shared
-        # while records stay inside the same day), then spread over the 2 scopes x 4 period kinds.
-        groups: dict[tuple[str | None, str | None, int], list[int]] = {}
-        windows: dict[int, list[tuple[str, str]]] = {}
-        for rec in batch:
-            keys = self._window_keys(rec.ts)
-            windows[id(keys)] = keys
-            group = groups.get((rec.user, rec.team, id(keys)))
-            if group is None:
-                groups[(rec.user, rec.team, id(keys))] = [rec.cost_nanos, 1]
-            else:
-                group[0] += rec.cost_nanos
-                group[1] += 1
-        sums: dict[tuple[str, str, str, str], list[int]] = {}
-        for (user, team, wid), (cost, n) in groups.items():
-            for scope, name in (("user", user), ("team", team)):
-                if name is None:
-                    continue
-                for column, key in windows[wid]:
-                    acc = sums.setdefault((scope, name, column, key), [0, 0])
-                    acc[0] += cost
-                    acc[1] += n
-        return [(*k, cost, n) for k, (cost, n) in sums.items()]
-
-    def _window_keys(self, ts: float) -> list[tuple[str, str]]:
-        """(rollup column, period key) of every period kind at `ts`; cached while `ts` stays in the same windows."""
-        cached = self._windows
-        if cached is not None and cached[0] <= ts < cached[1]:
-            return cached[2]
-        keys, lo, hi = [], 0.0, float("inf")
-        for period in Period:
-            key, start, end = window(period, self._tz, ts)
-            keys.append((rollup_column(period, self._tz_name), key))
-            lo = max(lo, start)
-            hi = min(hi, end if end is not None else hi)
-        self._windows = (lo, hi, keys)
-        return keys

@@ -23,6 +23,7 @@ from gateway.errors import BudgetExhausted, UnpricedModel
 from gateway.ledger.record import SpendRecord
 from gateway.policies.base import Exchange, Policy, Services
 from gateway.pricing.catalog import split_usage
+from gateway.state import shared_state
 
 _STATE = "budget"
 # Exchange.policy_state key holding the request's priced cost in nanodollars once settled (for metrics/logs).
@@ -74,10 +75,13 @@ class BudgetPolicy(Policy):
         if book is None:
             return
         try:
-            state.reservation = book.reserve(ex.user, ex.team, worst.nanos)
+            if book.shared:  # Redis: one round trip; failure modes are applied by the book
+                state.reservation = await book.reserve_async(ex.user, ex.team, worst.nanos)
+            else:
+                state.reservation = book.reserve(ex.user, ex.team, worst.nanos)
         except BudgetExceeded as exc:
             svc.rejections.labels(exc.account.scope).inc()
-            svc.alerter.fire(book.refused(exc.account))
+            svc.alerter.fire(exc.alerts)
             raise BudgetExhausted(str(exc)) from None
 
     def on_complete(self, ex: Exchange) -> None:
@@ -136,5 +140,5 @@ def build(route: Route, services: Services) -> Policy | None:
     cost = services.config.process.cost
     if not cost.active or not _is_llm(route):
         return None
-    service = services.shared(SERVICE_KEY, lambda: CostService(cost, services.metrics))
+    service = services.shared(SERVICE_KEY, lambda: CostService(cost, services.metrics, shared_state(services)))
     return BudgetPolicy(service, route.name or "unknown")

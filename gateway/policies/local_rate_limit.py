@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from gateway.fastpath import TokenBucket
 from gateway.policies.base import Exchange, Policy, Services
 from gateway.policies.identity import as_identity
 from gateway.server.types import Headers
+from gateway.state import shared_state
 
 MESSAGE = "rate limit exceeded"
 _STATE = "localRateLimit"
@@ -108,7 +110,7 @@ class Limiter:
             slots.popitem(last=False)  # least recently used; its state is lost (README)
 
 
-def _headers(limit: int, remaining: int, reset: float) -> Headers:
+def headers(limit: int, remaining: int, reset: float) -> Headers:
     return [(b"x-ratelimit-limit", str(limit).encode()),
             (b"x-ratelimit-remaining", str(remaining).encode()),
             (b"x-ratelimit-reset", str(int(reset)).encode())]
@@ -123,6 +125,7 @@ class LocalRateLimit(Policy):
         self._route = route_name
         self._metrics = metrics
         limiters = [Limiter(s) for s in specs]
+        self.limiters = tuple(limiters)  # in config order
         self.requests = tuple(lim for lim in limiters if lim.spec.type is RateLimitType.REQUESTS)
         self.tokens = tuple(lim for lim in limiters if lim.spec.type is RateLimitType.TOKENS)
 
@@ -146,13 +149,13 @@ class LocalRateLimit(Policy):
             ex.policy_state[_STATE] = charged
         if tightest is not None:
             remaining, lim, bucket = tightest
-            ex.response_headers.extend(_headers(lim.spec.max_tokens, remaining, bucket.reset_after(now)))
+            ex.response_headers.extend(headers(lim.spec.max_tokens, remaining, bucket.reset_after(now)))
 
     def _reject(self, lim: Limiter, bucket: TokenBucket, now: float) -> None:
         if self._metrics is not None:
             self._metrics.count_rate_limit_rejection(self._route, lim.spec.type.value)
         err = RateLimited(MESSAGE)
-        err.headers = _headers(lim.spec.max_tokens, bucket.remaining(now), bucket.reset_after(now))
+        err.headers = headers(lim.spec.max_tokens, bucket.remaining(now), bucket.reset_after(now))
         raise err
 
     def on_complete(self, ex: Exchange) -> None:
@@ -179,4 +182,13 @@ def build(route: Route, services: Services) -> Policy | None:
     specs = route.policies.local_rate_limit
     if not specs:
         return None
-    return LocalRateLimit(specs, route.name or "unknown", services.metrics)
+    name = route.name or "unknown"
+    state = shared_state(services)
+    if state is None:
+        return LocalRateLimit(specs, name, services.metrics)
+    from gateway.state.rate_limit import SharedRateLimit
+
+    # Routes are built in config order, so the n-th rate-limited route is the same route in every
+    # process running this config (unnamed routes included): its buckets are shared by that identity.
+    ordinal: itertools.count[int] = services.shared("localRateLimit.routes", itertools.count)
+    return SharedRateLimit(specs, name, services.metrics, state, f"{name}#{next(ordinal)}")

@@ -65,7 +65,8 @@ class RetryBudget:
         self.tokens = burst
 
     def deposit(self) -> None:
-        self.tokens = min(self.burst, self.tokens + self.ratio)
+        tokens = self.tokens + self.ratio  # once per request: a comparison, not a min() call
+        self.tokens = tokens if tokens < self.burst else self.burst
 
     def can_spend(self) -> bool:
         return self.tokens >= 1.0
@@ -74,10 +75,35 @@ class RetryBudget:
         self.tokens -= 1.0
 
 
+# Backends are immutable and few, so their health keys and single-candidate plans are made once,
+# cached by identity (the backend is kept in the value: a reused id() after a reload cannot hit).
+_MAX_CACHED = 4096
+_HEALTH_KEYS: dict[int, tuple[AIBackend, str]] = {}
+_SINGLE: dict[int, tuple[AIBackend, Candidate]] = {}
+
+
 def health_key(backend: AIBackend) -> str:
+    hit = _HEALTH_KEYS.get(id(backend))
+    if hit is not None and hit[0] is backend:
+        return hit[1]
     host = backend.host_override
     where = f"{host.host}:{host.port}" if host is not None else "default"
-    return f"{backend.provider.kind}|{backend.name}|{backend.provider.model}|{where}"
+    key = f"{backend.provider.kind}|{backend.name}|{backend.provider.model}|{where}"
+    if len(_HEALTH_KEYS) >= _MAX_CACHED:
+        _HEALTH_KEYS.clear()
+    _HEALTH_KEYS[id(backend)] = (backend, key)
+    return key
+
+
+def _single(backend: AIBackend) -> Candidate:
+    hit = _SINGLE.get(id(backend))
+    if hit is not None and hit[0] is backend:
+        return hit[1]
+    if len(_SINGLE) >= _MAX_CACHED:
+        _SINGLE.clear()
+    candidate = Candidate(backend)
+    _SINGLE[id(backend)] = (backend, candidate)
+    return candidate
 
 
 class Failover:
@@ -112,7 +138,7 @@ class Failover:
 
     def _of_target(self, target: BackendTarget, ex: Exchange) -> list[Candidate]:
         if isinstance(target, AIBackend):
-            return [Candidate(target)]
+            return [_single(target)]
         if isinstance(target, AIGroups):
             out = [Candidate(b) for tier in target.groups for b in self._shuffled(tier)]
             if not out:

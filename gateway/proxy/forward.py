@@ -11,8 +11,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from gateway.errors import UpstreamFailed, UpstreamTimeout
+from gateway.fastpath import latin1_headers, response_headers
 from gateway.policies.base import BodyFilter
 from gateway.server.types import Headers, Responder
 
@@ -41,16 +44,13 @@ def upstream_request_headers(headers: Headers, drop: frozenset[bytes]) -> Header
     return [(k, v) for k, v in headers if k not in HOP_BY_HOP and k not in drop]
 
 
+# The front end writes its own date and server headers.
+_RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
+_RESPONSE_DROP_KEEP_LENGTH = _RESPONSE_DROP - {b"content-length"}
+
+
 def downstream_response_headers(raw: tuple[tuple[bytes, bytes], ...], keep_length: bool) -> Headers:
-    out: Headers = []
-    for k, v in raw:
-        name = k.lower()
-        if name in HOP_BY_HOP and not (keep_length and name == b"content-length"):
-            continue
-        if name in (b"date", b"server"):
-            continue  # the front end writes its own
-        out.append((name, v))
-    return out
+    return response_headers(raw, _RESPONSE_DROP_KEEP_LENGTH if keep_length else _RESPONSE_DROP)
 
 
 class Upstream:
@@ -60,15 +60,16 @@ class Upstream:
         self,
         session: aiohttp.ClientSession,
         method: str,
-        path: str,
+        url: URL | str,
         headers: Headers,
         body: bytes,
         timeout: float | None,
     ) -> None:
         self._session = session
         self._method = method
-        self._path = path
-        self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+        self._url = url  # absolute (UpstreamPool.url), or a path on the session's base_url
+        # A multidict, so aiohttp does not build one from a list before copying it into its own.
+        self._headers = CIMultiDict(latin1_headers(headers))
         self._body = body
         self._timeout = timeout
 
@@ -76,7 +77,7 @@ class Upstream:
         """Send the request and wait for the response head."""
         request = self._session.request(
             self._method,
-            self._path,
+            self._url,
             data=self._body if self._body else None,
             headers=self._headers,
             allow_redirects=False,
@@ -93,9 +94,22 @@ class Upstream:
 
     async def read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
         """The whole body (it may arrive in many reads), refusing more than `limit` bytes."""
+        content = resp.content
+        if isinstance(content, aiohttp.StreamReader) and content.is_eof() and not content.exception():
+            # Short answers usually arrive with their head: everything is buffered already, so
+            # no read loop (and no timer) is needed.
+            body = content.read_nowait()
+            if len(body) > limit:
+                resp.close()
+                raise UpstreamFailed("upstream call failed: response body too large")
+            resp.release()
+            return body
         try:
-            async with asyncio.timeout(self._timeout):
+            if self._timeout is None:
                 body = await _read_all(resp, limit)
+            else:
+                async with asyncio.timeout(self._timeout):
+                    body = await _read_all(resp, limit)
         except TimeoutError:
             resp.close()
             raise UpstreamTimeout("upstream call timeout") from None

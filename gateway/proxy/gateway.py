@@ -17,7 +17,6 @@ import copy
 import random
 import time
 from collections.abc import Iterable
-from contextlib import nullcontext
 from typing import Any
 
 import orjson
@@ -68,6 +67,9 @@ from gateway.upstream.pool import UpstreamPool, peer_key
 MAX_LLM_RESPONSE = 64 * 1024 * 1024
 _NO_CREDENTIALS: frozenset[bytes] = frozenset()
 _ACCEPT_IDENTITY = (b"accept-encoding", b"identity")
+# What the LLM path drops from the client's headers (besides hop-by-hop), precomputed per case.
+_LLM_DROP = frozenset({b"accept-encoding"})
+_LLM_DROP_CREDENTIALS = CREDENTIAL_HEADERS | _LLM_DROP
 RETRIED = "failover.retried"  # policy_state: (backend, status) of each failed attempt that was retried
 
 
@@ -85,12 +87,17 @@ class Gateway:
         self._chains: dict[int, tuple[Policy, ...]] = {}
         # The same chains split for LLM routes: (before backend selection, after model rules).
         self._llm_phases: dict[int, tuple[tuple[Policy, ...], tuple[Policy, ...]]] = {}
+        # The policies whose response hooks do something: (response_filter, on_response_body).
+        self._body_hooks: dict[int, tuple[tuple[Policy, ...], tuple[Policy, ...]]] = {}
         for bind in config.binds:
             for listener in bind.listeners:
                 for route in listener.routes:
                     chain = self._chains[id(route)] = build_chain(route, self.services)
                     self._llm_phases[id(route)] = (tuple(p for p in chain if not p.after_model_rules),
                                                    tuple(p for p in chain if p.after_model_rules))
+                    self._body_hooks[id(route)] = (
+                        tuple(p for p in chain if type(p).response_filter is not Policy.response_filter),
+                        tuple(p for p in chain if type(p).on_response_body is not Policy.on_response_body))
 
     async def start(self) -> None:
         await self.services.start()
@@ -142,7 +149,10 @@ class Gateway:
         chain = self._chains.get(id(ex.route), ())
         timeout = policies.timeout.request_timeout if policies.timeout else None
         try:
-            async with asyncio.timeout(timeout) if timeout else nullcontext():
+            if timeout:
+                async with asyncio.timeout(timeout):
+                    await self._to_backend(req, resp, ex, self._pick_backend(ex.route), chain)
+            else:
                 await self._to_backend(req, resp, ex, self._pick_backend(ex.route), chain)
         except TimeoutError:
             err = RequestTimeout("request timeout")
@@ -199,8 +209,8 @@ class Gateway:
                        tls_on=be.tls is not None or route_pol.backend_tls is not None)
         timeout = _attempt_timeout(be, route_pol)
         headers = self.telemetry.upstream_attempt(ex, headers, key)
-        upstream = Upstream(self.pool.session(key), req.method, req.target.decode("latin-1"), headers,
-                            req.body, timeout)
+        upstream = Upstream(self.pool.session(key), req.method, self.pool.url(key, req.target.decode("latin-1")),
+                            headers, req.body, timeout)
         up = await upstream.open()
         ex.status = up.status
         out = downstream_response_headers(up.raw_headers, keep_length=True)
@@ -291,9 +301,10 @@ class Gateway:
         key = peer_key(host, port, backend.tls or route_pol.backend_tls, tls_on)
         timeout = _attempt_timeout(backend, route_pol)
         headers = self.telemetry.upstream_attempt(ex, headers, key)
-        headers = spec.sign(headers, req.method, f"{'https' if tls_on else 'http'}://{host}:{port}{path}", payload,
-                            backend.policies.backend_auth or route_pol.backend_auth)
-        upstream = Upstream(self.pool.session(key), req.method, path, headers, payload, timeout)
+        if type(spec).sign is not ProviderSpec.sign:  # only SigV4 providers need the URL as a string
+            headers = spec.sign(headers, req.method, f"{'https' if tls_on else 'http'}://{host}:{port}{path}",
+                                payload, backend.policies.backend_auth or route_pol.backend_auth)
+        upstream = Upstream(self.pool.session(key), req.method, self.pool.url(key, path), headers, payload, timeout)
         try:
             up = await upstream.open()
         except (UpstreamFailed, UpstreamTimeout) as err:
@@ -315,7 +326,8 @@ class Gateway:
         fmt_code = FORMAT_ANTHROPIC if spec.native_format is RouteType.MESSAGES else FORMAT_OPENAI
         ex.usage = UsageAccumulator(fmt_code)
         ok = up.status < 300
-        filters = [f for p in chain if (f := p.response_filter(ex)) is not None] if ok else []
+        body_hooks = self._body_hooks.get(id(ex.route), ((), ())) if ok else ((), ())
+        filters = [f for p in body_hooks[0] if (f := p.response_filter(ex)) is not None]
         translation = ex.translation
         if translation is not None and ok and ex.stream:
             filters.insert(0, translation.stream_filter())  # later filters see the client's format
@@ -339,7 +351,7 @@ class Gateway:
                     body = translation.response_body(body)
                 for f in filters:
                     body = f.feed(body) + f.flush()
-                for p in chain:
+                for p in body_hooks[1]:
                     body = await p.on_response_body(ex, body)
             elif translation is not None:
                 body = translation.error_body(body, up.status)
@@ -400,8 +412,7 @@ class Gateway:
 
     def _llm_headers(self, req: Request, backend: AIBackend, spec: Any, route_pol: Policies) -> Headers:
         auth = backend.policies.backend_auth or route_pol.backend_auth
-        drop = CREDENTIAL_HEADERS if auth is not None else _NO_CREDENTIALS
-        headers = upstream_request_headers(req.headers, drop | {b"accept-encoding"})
+        headers = upstream_request_headers(req.headers, _LLM_DROP_CREDENTIALS if auth is not None else _LLM_DROP)
         # Usage is read from the response, so ask for it uncompressed.
         headers.append(_ACCEPT_IDENTITY)
         if auth is not None and auth.aws is None:  # aws credentials sign the request instead (spec.sign)
@@ -409,8 +420,9 @@ class Gateway:
                                              auth.key.reveal()))
         elif auth is None and spec.auth_header == b"x-api-key":
             headers = _bearer_to_x_api_key(headers)
-        present = {k for k, _ in headers}
-        headers.extend(h for h in spec.default_headers if h[0] not in present)
+        if spec.default_headers:
+            present = {k for k, _ in headers}
+            headers.extend(h for h in spec.default_headers if h[0] not in present)
         return self._modify_request_headers(headers, route_pol, backend.policies)
 
     @staticmethod

@@ -106,6 +106,9 @@ class BindRouter:
             cands = [_Candidate(listener, r, m) for r in listener.routes for m in r.matches]
             cands.sort(key=lambda c: _match_rank(c.match))
             self._candidates[i] = cands
+        # Without any hostname the first listener takes every request and the first matching
+        # candidate wins, so the Host header need not even be read.
+        self._no_hostnames = not any(lst.hostname or any(r.hostnames for r in lst.routes) for lst in self._listeners)
 
     def _listener_index(self, host: str) -> int | None:
         best, best_score = None, -1
@@ -116,6 +119,11 @@ class BindRouter:
         return best
 
     def route(self, req: Request) -> tuple[Listener, Route] | None:
+        if self._no_hostnames:
+            for c in self._candidates.get(0, ()):
+                if self._candidate_matches(c, req):
+                    return c.listener, c.route
+            return None
         host = (req.header(b"host") or b"").decode("latin-1").lower()
         host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
         idx = self._listener_index(host)
@@ -128,13 +136,17 @@ class BindRouter:
             host_score = _host_score(c.route.hostnames, host)
             if host_score is None or host_score <= best_host:
                 continue
-            if c.match.method and c.match.method != req.method:
-                continue
-            if not _path_matches(c.match, req.path):
-                continue
-            if not headers_match(c.match.headers, req) or not _query_matches(c.match, req.query):
-                continue
-            best, best_host = c, host_score
+            if self._candidate_matches(c, req):
+                best, best_host = c, host_score
         if best is None:
             return None
         return best.listener, best.route
+
+    @staticmethod
+    def _candidate_matches(c: _Candidate, req: Request) -> bool:
+        m = c.match
+        if m.method and m.method != req.method:
+            return False
+        if not _path_matches(m, req.path):
+            return False
+        return headers_match(m.headers, req) and _query_matches(m, req.query)

@@ -77,7 +77,10 @@ class HttpProtocol(asyncio.Protocol):
         self._active: RequestCycle | None = None  # the request whose handler runs now
         self._active_task: asyncio.Task[None] | None = None
         self._queue: deque[RequestCycle] = deque()  # pipelined requests waiting, FIFO
+        # One idle timer per connection, not one per request: going busy only clears `_idle_since`
+        # and the timer, when it fires, re-arms itself for whatever idle time is still owed.
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None  # loop.time() the connection went idle; None while busy
         self._head_timer: asyncio.TimerHandle | None = None
         self._stopped = False  # parser no longer fed: error, close pending, or connection gone
         self._lost = False
@@ -139,9 +142,7 @@ class HttpProtocol(asyncio.Protocol):
             self._flow.connection_lost()
 
     def data_received(self, data: bytes) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        self._idle_since = None
         if self._stopped:
             return
         head_before = self._message_seq if self._in_head else -1
@@ -367,13 +368,22 @@ class HttpProtocol(asyncio.Protocol):
             self._arm_idle_timer()
 
     def _arm_idle_timer(self) -> None:
-        if self._idle_timer is None and not self._stopped:
+        if self._stopped:
+            return
+        self._idle_since = self._loop.time()
+        if self._idle_timer is None:
             self._idle_timer = self._loop.call_later(self._idle_timeout, self._on_idle_timeout)
 
     def _on_idle_timeout(self) -> None:
         self._idle_timer = None
-        if self._active is None and not self._queue:
-            self.close()
+        since = self._idle_since
+        if since is None or self._active is not None or self._queue:
+            return  # busy: re-armed when the connection goes idle again
+        remaining = since + self._idle_timeout - self._loop.time()
+        if remaining > 0:  # it was busy and went idle again after this timer was set
+            self._idle_timer = self._loop.call_later(remaining, self._on_idle_timeout)
+            return
+        self.close()
 
     def _on_head_timeout(self) -> None:
         self._head_timer = None

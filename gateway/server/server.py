@@ -33,6 +33,17 @@ async def start_server(
     return await loop.create_server(factory, host, port, reuse_port=reuse_port, backlog=_BACKLOG)
 
 
+async def start_unix_server(handler: Handler, path: str, settings: FrontendHTTP,
+                            state: ServerState) -> asyncio.AbstractServer:
+    """The same front end on a unix socket (a `--workers` worker's private channel)."""
+    loop = asyncio.get_running_loop()
+
+    def factory() -> HttpProtocol:
+        return HttpProtocol(handler, settings, state, loop)
+
+    return await loop.create_unix_server(factory, path)
+
+
 async def shutdown(servers: Iterable[asyncio.AbstractServer], state: ServerState, deadline: float) -> None:
     """Stop accepting, let in-flight requests finish for up to `deadline` seconds, then close all."""
     servers = list(servers)

@@ -14,6 +14,7 @@ import logging
 import os
 import queue
 import re
+import select
 import threading
 import time
 from collections.abc import Iterable
@@ -32,6 +33,10 @@ _plain = re.compile(r"[\w\-./:@,+*%=?&\[\]()#]+").fullmatch
 
 
 class AccessLog:
+    # Set by a `--workers` worker: several processes write to one stderr, and a pipe only keeps a
+    # write whole up to PIPE_BUF bytes, so batches are written in line-aligned pieces of that size.
+    shared_output = False
+
     def __init__(self, cfg: LoggingConfig, fd: int = 2) -> None:
         self.level = cfg.level
         self.enabled = cfg.level in _LOGGED_LEVELS
@@ -114,10 +119,11 @@ class AccessLog:
                 return
             # os.write, not sys.stderr: a daemon thread blocked inside a Python buffered writer
             # would make interpreter shutdown abort.
-            view = memoryview(data)
             try:
-                while view:
-                    view = view[os.write(self._fd, view):]
+                for piece in _line_pieces(data) if self.shared_output else (data,):
+                    view = memoryview(piece)
+                    while view:
+                        view = view[os.write(self._fd, view):]
             except OSError:
                 pass  # stderr closed: the lines have nowhere to go
             self._pending -= 1
@@ -133,6 +139,18 @@ class AccessLog:
             await asyncio.sleep(0.01)
 
 
+def _line_pieces(data: bytes, limit: int = select.PIPE_BUF) -> Iterable[bytes]:
+    """`data` cut after a newline into pieces of at most `limit` bytes (a longer line stays whole)."""
+    start = 0
+    while len(data) - start > limit:
+        cut = data.rfind(b"\n", start, start + limit)
+        end = cut + 1 if cut >= start else data.find(b"\n", start + limit) + 1 or len(data)
+        yield data[start:end]
+        start = end
+    if start < len(data):
+        yield data[start:]
+
+
 def _text_value(value: Any) -> str:
     text = value if type(value) is str else str(value)
     if _plain(text):
@@ -146,3 +164,8 @@ _PY_LEVELS = {"trace": 5, "debug": 10, "info": 20, "warn": 30, "error": 40, "off
 def python_level(level: str) -> int:
     """config.logging.level as a `logging` level (trace is below DEBUG; off silences everything)."""
     return _PY_LEVELS.get(level, 20)
+
+
+def is_level(level: str) -> bool:
+    """One of the levels `POST /logging` and config.logging.level accept."""
+    return level in _PY_LEVELS

@@ -23,6 +23,8 @@ _NANOS = 1e9
 
 class LedgerStats(Protocol):
     written: int
+    dropped: int  # records given up on (Postgres unreachable with a full queue, or rejected as invalid)
+    write_failures: int
     commit_lag: float
 
     def queue_depth(self) -> int: ...
@@ -79,4 +81,9 @@ def ledger_families(store: LedgerStats, clock: Callable[[], float] = time.time) 
     depth.add_metric([], store.queue_depth())
     written = CounterMetricFamily("agentgateway_ledger_records_written", "Spend records committed to the ledger")
     written.add_metric([], store.written)
-    return [lag, pending, depth, written]
+    dropped = CounterMetricFamily("agentgateway_ledger_records_dropped",
+                                  "Spend records never written (queue full while the database was unreachable)")
+    dropped.add_metric([], store.dropped)
+    failures = CounterMetricFamily("agentgateway_ledger_write_failures", "Ledger batch writes that failed (retried)")
+    failures.add_metric([], store.write_failures)
+    return [lag, pending, depth, written, dropped, failures]

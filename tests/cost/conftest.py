@@ -21,7 +21,7 @@ config:
       research: {{limit: "1", period: monthly}}
     defaultMaxOutputTokens: 64
 {alerts}
-  ledger: {{path: "{ledger}", flushInterval: {flush}}}
+  ledger: {{{ledger_key}: "{ledger}", flushInterval: {flush}{ledger_extra}}}
 binds:
 - port: $GATEWAY_PORT
   listeners:
@@ -44,12 +44,14 @@ binds:
 
 
 def config(ledger: str, users: dict[str, tuple[str, str]] | None = None, flush: str = "200ms",
-           alerts: str = "", pricing: str = "", openai_model: str = "gpt-4o-mini") -> str:
+           alerts: str = "", pricing: str = "", openai_model: str = "gpt-4o-mini", ledger_key: str = "path",
+           ledger_extra: str = "") -> str:
+    """`ledger_key` "url" makes `ledger` a Postgres URL; `ledger_extra` adds keys (", maxQueue: 20")."""
     users = users or {"alice": ("0.05", "daily"), "charlie": ("0.0001", "daily")}
     lines = "\n".join(f'      {name}: {{limit: "{limit}", period: {period}}}'
                       for name, (limit, period) in users.items())
     return _CONFIG.format(ledger=ledger, users=lines, flush=flush, alerts=alerts, pricing=pricing,
-                          openai_model=openai_model)
+                          openai_model=openai_model, ledger_key=ledger_key, ledger_extra=ledger_extra)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +73,8 @@ class MockProc:
 class GatewayProc:
     """`python -m gateway -f <config>` with management servers on free ports."""
 
-    def __init__(self, config_text: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config_text: str, env: dict[str, str] | None = None, args: Sequence[str] = (),
+                 ready_timeout: float = 15.0) -> None:
         self.port = free_port()
         self.admin_port, self.stats_port, self.ready_port = free_port(), free_port(), free_port()
         fd, path = tempfile.mkstemp(suffix=".yaml")
@@ -89,10 +90,10 @@ class GatewayProc:
         )
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "-f", path],
+            [sys.executable, "-m", "gateway", "-f", path, *args],
             cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        self.wait_ready()
+        self.wait_ready(ready_timeout)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,1 @@
+"""`--workers N`: a supervisor process and N gateway workers sharing the listening ports."""
