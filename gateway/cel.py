@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import cel
-
 from gateway.cel_macros import expand_macros, functions_used
 
 if TYPE_CHECKING:  # the config loader imports this module; a runtime import would be circular
@@ -23,10 +21,15 @@ class CelError(ValueError):
 
 
 class Expression:
-    __slots__ = ("source", "_program", "_variables", "_functions")
+    __slots__ = ("source", "_program", "_variables", "_functions", "_context")
 
     def __init__(self, source: str) -> None:
+        # Imported by the first expression: the `cel` package's __init__ also loads its command line
+        # (prompt_toolkit, rich, typer: ~17 MB of RSS), which configs without expressions should not pay.
+        import cel
+
         self.source = source
+        self._context = cel.Context
         try:
             # agentgateway's default()/stripPrefix() etc. (cel_macros.py); the source is kept as written.
             self._program = cel.compile(expand_macros(source))
@@ -58,7 +61,7 @@ class Expression:
     def _execute(self, variables: dict[str, Any]) -> Any:
         if not self._functions:  # the common case: no Context object per call
             return self._program.execute(variables)
-        return self._program.execute(cel.Context(variables=variables, functions=self._functions))
+        return self._program.execute(self._context(variables=variables, functions=self._functions))
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"

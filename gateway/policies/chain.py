@@ -26,18 +26,27 @@ from gateway.policies import (
     basic_auth,
     budget,
     identity,
-    jwt_auth,
     local_rate_limit,
     prompt_guard,
 )
 from gateway.policies.base import Policy, Services
+
+
+def _jwt_auth(route: Route, services: Services) -> Policy | None:
+    # Imported for the first route with jwtAuth: PyJWT and cryptography cost ~12 MB of RSS.
+    if route.policies.jwt_auth is None:
+        return None
+    from gateway.policies import jwt_auth
+
+    return jwt_auth.build(route, services)
+
 
 # A builder looks at a route's lowered policies and returns its policy object, or None.
 PolicyBuilder = Callable[[Route, Services], "Policy | None"]
 
 # In the order above. Each policy module exposes one `build(route, services)`.
 BUILDERS: tuple[PolicyBuilder, ...] = (
-    jwt_auth.build,
+    _jwt_auth,
     basic_auth.build,
     api_key.build,
     identity.build,

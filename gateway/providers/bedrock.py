@@ -21,9 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -108,6 +105,11 @@ class BedrockSpec(ProviderSpec):
         signed = {k.decode("latin-1"): v.decode("latin-1") for k, v in kept if k not in _UNSIGNED}
         # Sign the URL as the HTTP client will put it on the wire: yarl un-escapes what a path may hold
         # as is (`%3A` in model ids becomes `:`), and AWS verifies against the path it receives.
+        # botocore (~8 MB of RSS) is loaded by the first signature, not by every gateway process.
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
         request = AWSRequest(method=method, url=str(URL(url)), data=payload, headers=signed)
         SigV4Auth(Credentials(creds.access_key_id, creds.secret_access_key, creds.session_token),
                   "bedrock", region).add_auth(request)
