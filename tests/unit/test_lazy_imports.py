@@ -1,7 +1,8 @@
-"""A gateway pays only for the features its config uses: PyJWT + cryptography (~12 MB of RSS), the
-`cel` package with its command line (~17 MB) and botocore's signer (~8 MB) are loaded by the first
-route, expression or Bedrock request that needs them, not by every process (and every `--workers`
-worker). Measured on the benchmark's bare config: 78 -> 51 MB RSS at startup."""
+"""A gateway pays only for the features its config uses: PyJWT + cryptography (~12 MB of RSS),
+the `cel` package with its command line (~17 MB), botocore's signer (~8 MB), redis-py and asyncpg
+are loaded by the first route, expression, Bedrock request or state/ledger setting that needs them,
+not by every process (and every `--workers` worker). Measured on the benchmark's bare config:
+78 -> 51 MB RSS at startup."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ DRIVER = textwrap.dedent("""
         Gateway(load_config_text(sys.stdin.read(), env={}))
 
     asyncio.run(main())
-    print(json.dumps(sorted(m for m in ("jwt", "cryptography", "cel", "botocore.auth") if m in sys.modules)))
+    optional = ("jwt", "cryptography", "cel", "botocore.auth", "redis", "asyncpg")
+    print(json.dumps(sorted(m for m in optional if m in sys.modules)))
 """)
 
 PLAIN = """
