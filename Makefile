@@ -3,13 +3,15 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The project's optional dependency groups to install (.ci/run adds `bench` for the locust test).
+EXTRAS ?= test,lint
 
 .PHONY: demo test test-py test-c lint bench install clean annotate container-test
 
 $(STAMP): pyproject.toml setup.py gateway/_fastpath.pyx
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	$(BIN)/python setup.py -q build_ext --inplace
 	touch $(STAMP)
 

@@ -93,6 +93,11 @@ class BedrockSpec(ProviderSpec):
         return out
 
     def sign(self, headers: Headers, method: str, url: str, payload: bytes, auth: BackendAuth | None) -> Headers:
+        # botocore (~8 MB of RSS) is loaded by the first signature, not by every gateway process.
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
         aws = auth.aws if auth is not None else None
         creds = AwsCredentials.from_config(aws) if aws is not None and aws.access_key_id else self.credentials
         region = aws.region if aws is not None and aws.region else self.region
@@ -105,11 +110,6 @@ class BedrockSpec(ProviderSpec):
         signed = {k.decode("latin-1"): v.decode("latin-1") for k, v in kept if k not in _UNSIGNED}
         # Sign the URL as the HTTP client will put it on the wire: yarl un-escapes what a path may hold
         # as is (`%3A` in model ids becomes `:`), and AWS verifies against the path it receives.
-        # botocore (~8 MB of RSS) is loaded by the first signature, not by every gateway process.
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
         request = AWSRequest(method=method, url=str(URL(url)), data=payload, headers=signed)
         SigV4Auth(Credentials(creds.access_key_id, creds.secret_access_key, creds.session_token),
                   "bedrock", region).add_auth(request)
