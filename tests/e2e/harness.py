@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,10 +22,41 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_EPHEMERAL = _ephemeral_range()
+# Below the ephemeral range when there is room: a port picked there cannot be taken by an outgoing connection
+# (to Postgres, Redis, the mock) between the pick and the bind of the process it is meant for.
+_POOL = (20000, _EPHEMERAL[0]) if _EPHEMERAL[0] - 20000 >= 2000 else (_EPHEMERAL[1] + 1, 65535)
+_handed_out: set[int] = set()
+_pick_lock = threading.Lock()
+_next = [_POOL[0] + (os.getpid() * 7919) % (_POOL[1] - _POOL[0])]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that is free now and that this test process has not handed out before, so that
+    processes started together (and their sockets to other servers) never race for the same port."""
+    with _pick_lock:
+        span = _POOL[1] - _POOL[0]
+        for _ in range(span):
+            port = _next[0]
+            _next[0] = _POOL[0] + (port + 1 - _POOL[0]) % span
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port in {_POOL[0]}-{_POOL[1]}")
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
