@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client as httplib
+import itertools
 import json
 import os
 import signal
@@ -22,41 +23,36 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _ephemeral_range() -> tuple[int, int]:
+def _port_pool() -> range:
+    """Loopback ports outside the kernel's ephemeral range, where an outgoing connection (to Postgres, Redis,
+    the mock) can never take a port between its pick and the bind of the process it was picked for."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
+        low, high = 32768, 60999  # Linux's default
+    return range(20000, low) if low - 20000 >= 2000 else range(high + 1, 65536)
 
 
-_EPHEMERAL = _ephemeral_range()
-# Below the ephemeral range when there is room: a port picked there cannot be taken by an outgoing connection
-# (to Postgres, Redis, the mock) between the pick and the bind of the process it is meant for.
-_POOL = (20000, _EPHEMERAL[0]) if _EPHEMERAL[0] - 20000 >= 2000 else (_EPHEMERAL[1] + 1, 65535)
-_handed_out: set[int] = set()
+_POOL = _port_pool()
+# Each test process walks the pool once from its own offset (so that concurrent test runs start apart), then
+# wraps: a port comes round again only after every other one in the pool has been handed out.
+_offset = os.getpid() * 7919 % max(len(_POOL), 1)
+_candidates = itertools.cycle([*_POOL[_offset:], *_POOL[:_offset]])
 _pick_lock = threading.Lock()
-_next = [_POOL[0] + (os.getpid() * 7919) % (_POOL[1] - _POOL[0])]
 
 
 def free_port() -> int:
-    """A loopback port that is free now and that this test process has not handed out before, so that
+    """A loopback port that is free now and that this test process has not handed out recently, so that
     processes started together (and their sockets to other servers) never race for the same port."""
     with _pick_lock:
-        span = _POOL[1] - _POOL[0]
-        for _ in range(span):
-            port = _next[0]
-            _next[0] = _POOL[0] + (port + 1 - _POOL[0]) % span
-            if port in _handed_out:
-                continue
+        for port in itertools.islice(_candidates, len(_POOL)):
             with socket.socket() as s:
                 try:
                     s.bind(("127.0.0.1", port))
                 except OSError:
                     continue
-            _handed_out.add(port)
             return port
-    raise RuntimeError(f"no free loopback port in {_POOL[0]}-{_POOL[1]}")
+    raise RuntimeError(f"no free loopback port in {_POOL.start}-{_POOL.stop - 1}")
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
